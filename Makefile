@@ -1,0 +1,42 @@
+# torchclas: `make demo` and `make test` each create .venv and install first; both are idempotent.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+TC := $(VENV)/bin/torchclas
+STAMP := $(VENV)/.installed
+FM_SOURCE := /usr/share/datasets/fashion-mnist
+FM_DATA := data/fashion_mnist
+QUICKSTART := configs/quickstart/fashion_mnist.yaml
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: venv demo test data clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+$(FM_SOURCE)/train-images-idx3-ubyte.gz:
+	@if command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get install -y dataset-fashion-mnist || \
+		($(SUDO) apt-get update && $(SUDO) apt-get install -y dataset-fashion-mnist); \
+	else echo "Fashion-MNIST: install the Debian package dataset-fashion-mnist, or put the four idx .gz files in a folder and run: $(TC) data fashion-mnist --source DIR --out $(FM_DATA)"; exit 1; fi
+
+data: venv $(FM_SOURCE)/train-images-idx3-ubyte.gz
+	$(TC) data fashion-mnist --out $(FM_DATA)
+
+demo: data
+	$(TC) train -c $(QUICKSTART)
+	$(TC) eval -c $(QUICKSTART) -o Global.pretrained_model=output/ResNet18/best_model
+	$(TC) export -c $(QUICKSTART) -o Global.pretrained_model=output/ResNet18/best_model --out output/fashion_mnist.onnx
+	$(TC) infer output/fashion_mnist.onnx $(FM_DATA)/test/00000.png $(FM_DATA)/test/00001.png \
+		$(FM_DATA)/test/00002.png $(FM_DATA)/test/00003.png $(FM_DATA)/test/00004.png --topk 5
+
+test: venv
+	$(PY) -m pytest -n 2 -q
+
+clean:
+	rm -rf output build *.egg-info .pytest_cache

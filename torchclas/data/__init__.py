@@ -1,0 +1,10 @@
+"""Data: datasets (file list, image folder), PaddleClas transform ops, the DataLoader."""
+
+from .datasets import (BadImageError, FileListDataset, ImageFolderDataset, build_dataset,
+                       collate_skip_bad, read_file_list, read_label_list)
+from .loader import SeededBatchSampler, build_dataloader
+from .transforms import TRANSFORMS, build_transforms, check_ops
+
+__all__ = ["BadImageError", "FileListDataset", "ImageFolderDataset", "build_dataset",
+           "collate_skip_bad", "read_file_list", "read_label_list", "SeededBatchSampler",
+           "build_dataloader", "TRANSFORMS", "build_transforms", "check_ops"]

@@ -1,0 +1,114 @@
+"""Checkpoints written atomically: weights as safetensors, training state as a tensors-only file.
+
+``<dir>/<name>.safetensors`` holds the model weights (loadable by ``Global.pretrained_model``);
+``<dir>/<name>.state.pt`` beside it holds optimizer, scheduler, epoch and RNG state, loaded back
+with ``weights_only=True`` so nothing in it can run code. Each file is written to a temp file,
+fsynced and renamed, so a crash leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from ..models.weights import read_state_dict
+
+__all__ = ["atomic_write", "save_weights", "save_checkpoint", "load_checkpoint", "rng_state",
+           "set_rng_state", "state_path"]
+
+
+def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)``, fsync the result and rename it onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
+    """Save ``model``'s state dict as safetensors; ``metadata`` is stored as JSON strings."""
+    state = {k: v.detach().contiguous().cpu() for k, v in _unwrap(model).state_dict().items()}
+    meta = {k: json.dumps(v) for k, v in (metadata or {}).items()}
+    atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
+
+
+def state_path(weights_path: str | Path) -> Path:
+    """The training-state file beside a weights file: ``latest.safetensors`` → ``latest.state.pt``."""
+    path = Path(weights_path)
+    return path.with_name(path.name.removesuffix(".safetensors") + ".state.pt")
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, numpy and torch RNG states in a form ``torch.load(weights_only=True)`` accepts."""
+    np_state = np.random.get_state()
+    return {"python": _listify(random.getstate()), "torch": torch.get_rng_state(),
+            "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what ``rng_state`` captured."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    torch.set_rng_state(state["torch"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: Any, epoch: int, extra: dict[str, Any] | None = None) -> None:
+    """Write weights (``path``) and training state (``state_path(path)``) for resuming."""
+    state = {"epoch": epoch, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "rng": rng_state(), "extra": extra or {}}
+    atomic_write(state_path(path), lambda tmp: torch.save(state, tmp))
+    save_weights(model, path, {"epoch": epoch, **(extra or {})})
+
+
+def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: Any = None) -> dict[str, Any]:
+    """Restore a checkpoint written by ``save_checkpoint``; returns the training state dict.
+
+    ``path`` may omit ``.safetensors``. Raises with the file named when the state file is
+    missing or does not belong to the weights.
+    """
+    weights = read_state_dict(path)
+    spath = state_path(str(path).removesuffix(".safetensors") + ".safetensors")
+    if not spath.is_file():
+        raise FileNotFoundError(f"training state not found: '{spath}' (needed to resume '{path}')")
+    try:
+        state = torch.load(spath, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{spath}: not a valid training-state file: {exc}") from None
+    _unwrap(model).load_state_dict(weights)
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    return state
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return getattr(model, "module", model)
+
+
+def _listify(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_listify(v) for v in value]
+    return value

@@ -1,0 +1,36 @@
+"""The per-epoch progress bar (loss, lr, images/s, ETA) and the one-line epoch summary."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+__all__ = ["console", "epoch_progress", "summary_line"]
+
+console = Console(stderr=True, highlight=False)
+
+
+def epoch_progress(enabled: bool = True) -> Progress:
+    """A rich progress bar whose task fields ``loss``, ``lr`` and ``ips`` show in the line.
+
+    It draws only on a terminal; in a log or CI the per-epoch summary line carries the numbers.
+    """
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.5f}  {task.fields[ips]:.0f} img/s"),
+        TimeRemainingColumn(), console=console, transient=True,
+        disable=not enabled or not sys.stderr.isatty(),
+    )
+
+
+def summary_line(epoch: int, epochs: int, train: dict, evaluation: dict | None, seconds: float) -> str:
+    """``epoch 3/10  train loss 0.41 top1 85.2%  eval loss 0.38 top1 86.9% top5 99.6%  52s``."""
+    text = (f"epoch {epoch}/{epochs}  train loss {train['loss']:.4f} top1 {100 * train['top1']:.2f}%"
+            f"  lr {train['lr']:.5f}  {train['ips']:.0f} img/s")
+    if evaluation:
+        text += (f"  eval loss {evaluation['loss']:.4f} top1 {100 * evaluation['top1']:.2f}%"
+                 f" top5 {100 * evaluation.get('top5', float('nan')):.2f}%")
+    bad = train.get("bad_images", 0)
+    return text + (f"  skipped {bad} bad images" if bad else "") + f"  {seconds:.0f}s"

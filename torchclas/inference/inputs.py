@@ -1,0 +1,91 @@
+"""What ``Predictor.predict`` accepts, turned into a flat list of named images.
+
+Files are named, not read, here: a folder of thousands of images is read one batch at a
+time, and a file that cannot be read becomes an ``error`` result rather than a crash.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image as PILImage
+
+from ..data.datasets import IMAGE_EXTENSIONS
+
+__all__ = ["ImageInput", "collect_inputs", "load_input", "list_images"]
+
+
+class ImageInput(NamedTuple):
+    """One image to classify: the name reported for it and a path or an in-memory image."""
+
+    filename: str
+    source: Any
+
+
+def list_images(folder: str | Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
+    """Image files under ``folder`` (recursive), sorted, matched by extension (any case).
+
+    Example:
+        >>> list_images("demo/")  # doctest: +SKIP
+        [PosixPath('demo/a.jpg'), PosixPath('demo/sub/b.png')]
+    """
+    suffixes = tuple(e.lower() for e in extensions)
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+
+
+def collect_inputs(inputs: Any) -> list[ImageInput]:
+    """Flatten ``inputs`` into named images.
+
+    Args:
+        inputs: a file path (str or Path), a folder (its images, sorted, recursive), a list or
+            tuple of any of these, encoded bytes, a HxWxC / HxW uint8 numpy array, a CHW uint8
+            tensor, or a PIL image.
+
+    Raises:
+        ValueError for a folder without images; TypeError for an unsupported input type.
+
+    Example:
+        >>> [i.filename for i in collect_inputs(["a.jpg", b"\\x89PNG..."])]
+        ['a.jpg', '<bytes>']
+    """
+    if isinstance(inputs, (list, tuple)):
+        return [item for entry in inputs for item in collect_inputs(entry)]
+    if isinstance(inputs, (str, os.PathLike)):
+        return _collect_path(Path(inputs))
+    if isinstance(inputs, (bytes, bytearray, memoryview)):
+        return [ImageInput("<bytes>", bytes(inputs))]
+    if isinstance(inputs, (np.ndarray, torch.Tensor)):
+        return [ImageInput("<array>", inputs)]
+    if isinstance(inputs, PILImage.Image):
+        return [ImageInput(getattr(inputs, "filename", "") or "<image>", inputs)]
+    raise TypeError(f"cannot predict on a {type(inputs).__name__}; pass a path, a folder, a list "
+                    "of paths, encoded bytes, a uint8 numpy array or a PIL image")
+
+
+def _collect_path(path: Path) -> list[ImageInput]:
+    if path.is_dir():
+        images = list_images(path)
+        if not images:
+            raise ValueError(f"no images in folder '{path}' (looked for {', '.join(IMAGE_EXTENSIONS)})")
+        return [ImageInput(str(p), p) for p in images]
+    # A missing file is reported as that image's error, so one bad path in a list costs one result.
+    return [ImageInput(str(path), path)]
+
+
+def load_input(item: ImageInput) -> Any:
+    """The image data for the transforms: a file's bytes, or the in-memory image as given.
+
+    Raises:
+        OSError when a file cannot be read.
+
+    Example:
+        >>> load_input(ImageInput("a.png", Path("a.png")))[:4]  # doctest: +SKIP
+        b'\\x89PNG'
+    """
+    if isinstance(item.source, Path):
+        return item.source.read_bytes()
+    return item.source
