@@ -48,18 +48,21 @@ NOT_YET_IMPLEMENTED_LOSSES = frozenset({
 
 
 class CombinedLoss(nn.Module):
-    """Weighted sum of several losses; ``forward`` returns ``{"loss": total, name: part, ...}``."""
+    """Weighted sum of several losses; ``forward`` returns ``{"loss": total, name: part, ...}``.
+
+    A name listed twice is keyed ``name_<index>`` the second time, so every part is reported
+    and summed.
+    """
 
     def __init__(self, losses: list[tuple[str, nn.Module]]):
         super().__init__()
-        self.names = [name for name, _ in losses]
+        names = [name for name, _ in losses]
+        self.names = [name if name not in names[:i] else f"{name}_{i}" for i, name in enumerate(names)]
         self.parts = nn.ModuleList(loss for _, loss in losses)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """Return the total under ``"loss"`` and each weighted part under its name."""
-        out: dict[str, torch.Tensor] = {}
-        for name, loss in zip(self.names, self.parts):
-            out[name] = loss.weight * loss(logits, target)
+        out = {name: loss.weight * loss(logits, target) for name, loss in zip(self.names, self.parts)}
         out["loss"] = torch.stack(list(out.values())).sum()
         return out
 

@@ -27,14 +27,16 @@ def build_optimizer(cfg: OptimizerConfig, model: nn.Module) -> torch.optim.Optim
 def lr_at_step(cfg: LRConfig, step: int, epochs: int, steps_per_epoch: int) -> float:
     """The learning rate at iteration ``step`` (0-based) of a run of ``epochs`` epochs.
 
-    Warmup rises linearly from ``warmup_start_lr`` to ``learning_rate`` over ``warmup_epoch``
-    epochs; then ``Cosine`` decays to ``eta_min`` at the end of the run, ``Piecewise`` takes
-    ``values[i]`` after ``decay_epochs[i-1]``, ``Constant`` stays. With ``by_epoch`` the
-    schedule (not the warmup) moves once per epoch.
+    Warmup rises linearly from ``warmup_start_lr`` to ``learning_rate`` (``values[0]`` for
+    ``Piecewise``) over ``warmup_epoch`` epochs; then ``Cosine`` decays to ``eta_min`` at the
+    end of the run, ``Piecewise`` takes ``values[i]`` after ``decay_epochs[i-1]``, ``Constant``
+    stays. With ``by_epoch`` the schedule (not the warmup) moves once per epoch.
     """
     warmup_steps = round(cfg.warmup_epoch * steps_per_epoch)
     if step < warmup_steps:
-        return cfg.warmup_start_lr + (cfg.learning_rate - cfg.warmup_start_lr) * step / warmup_steps
+        # PaddleClas warms Piecewise up to values[0] (its first plateau), the others to learning_rate.
+        peak = cfg.values[0] if cfg.name == "Piecewise" and cfg.values else cfg.learning_rate
+        return cfg.warmup_start_lr + (peak - cfg.warmup_start_lr) * step / warmup_steps
     if cfg.by_epoch:
         step = (step // steps_per_epoch) * steps_per_epoch
     if cfg.name == "Cosine":

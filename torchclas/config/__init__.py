@@ -64,6 +64,7 @@ def _check_names(cfg: Config, source: str) -> None:
             section = getattr(cfg.DataLoader, split)
             if section is not None:
                 check_ops(section.dataset.transform_ops, f"DataLoader.{split}.dataset.transform_ops")
+                check_ops(section.dataset.batch_transform_ops, f"DataLoader.{split}.dataset.batch_transform_ops")
         check_ops(cfg.Infer.transforms, "Infer.transforms")
         _check_lr(cfg)
     except ConfigError as exc:
@@ -92,7 +93,8 @@ def unimplemented_keys(cfg: BaseModel, prefix: str = "") -> list[str]:
         elif isinstance(value, BaseModel):
             found.extend(unimplemented_keys(value, key + "."))
     if isinstance(cfg, Config):
-        found.extend(_unimplemented_ops(cfg))
+        ops = _unimplemented_ops(cfg)  # name the op, not just the list holding it
+        found = [k for k in found if not any(o.startswith(k + ".") for o in ops)] + ops
     return found
 
 
@@ -104,6 +106,7 @@ def _unimplemented_ops(cfg: Config) -> list[str]:
         section = getattr(cfg.DataLoader, split)
         if section is not None:
             lists[f"DataLoader.{split}.dataset.transform_ops"] = section.dataset.transform_ops
+            lists[f"DataLoader.{split}.dataset.batch_transform_ops"] = section.dataset.batch_transform_ops
     return [f"{where}.{name}" for where, ops in lists.items() for op in ops or []
             for name in op if name in NOT_YET_IMPLEMENTED_OPS]
 

@@ -29,7 +29,7 @@ def not_yet(default: Any = None) -> Any:
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class GlobalConfig(Section):

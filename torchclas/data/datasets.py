@@ -51,7 +51,8 @@ def _split_line(line: str, delimiter: str | None) -> tuple[str, str] | None:
     return (path, label) if found and path else None
 
 
-def read_file_list(cls_label_path: str, image_root: str, delimiter: str | None = None) -> list[tuple[str, int]]:
+def read_file_list(cls_label_path: str, image_root: str,
+                   delimiter: str | None = None) -> list[tuple[str, int]]:
     """Read a PaddleClas list file of "relative/path label" lines.
 
     Each line is split on its last run of `delimiter` (any whitespace when None), so paths may
@@ -202,7 +203,8 @@ def collate_skip_bad(batch: Sequence[tuple[torch.Tensor, int] | BadSample]
         sample is bad, images is ``torch.empty(0)`` and labels is empty.
 
     Example:
-        >>> images, labels, bad = collate_skip_bad([(torch.zeros(3, 2, 2), 1), BadSample("a.jpg", "empty file")])
+        >>> batch = [(torch.zeros(3, 2, 2), 1), BadSample("a.jpg", "empty file")]
+        >>> images, labels, bad = collate_skip_bad(batch)
         >>> images.shape, labels.tolist(), bad
         (torch.Size([1, 3, 2, 2]), [1], [('a.jpg', 'empty file')])
     """

@@ -24,6 +24,7 @@ import io
 import logging
 import operator
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,6 +39,11 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 logger = logging.getLogger(__name__)
+
+# torchvision 0.29 warns on every decode/encode call that these move to TorchCodec; they still
+# work, and a warning per image would drown real ones. Revisit when torchvision removes them.
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision",
+                        category=DeprecationWarning)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -156,7 +162,8 @@ def parse_scale(value: Any) -> float:
     if _is_number(value):
         return float(value)
     if not isinstance(value, str):
-        raise ValueError(f"NormalizeImage: scale must be a number or a string like '1.0/255.0', got {value!r}")
+        raise ValueError(f"NormalizeImage: scale must be a number or a string such as '1.0/255.0', "
+                         f"got {value!r}")
     try:
         return float(_arithmetic(ast.parse(value.strip(), mode="eval").body, value))
     except (SyntaxError, ZeroDivisionError) as err:
@@ -217,7 +224,7 @@ def _decode_bytes(raw: torch.Tensor, channels: int) -> tv_tensors.Image:
     mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
     try:
         img = decode_image(raw, mode=mode, apply_exif_orientation=True)
-    except RuntimeError as tv_err:
+    except (RuntimeError, ValueError) as tv_err:
         # torchvision prefixes "function, /path/file.cpp:line, " to its messages
         tv_reason = re.sub(r"^\w+, \S+:\d+, ", "", str(tv_err)).strip()
         try:  # BMP, TIFF, ... and anything libjpeg/libpng reject
@@ -225,7 +232,8 @@ def _decode_bytes(raw: torch.Tensor, channels: int) -> tv_tensors.Image:
         except UnidentifiedImageError:
             reason = "not a recognised image format"
         except Exception as pil_err:  # noqa: BLE001 - PIL raises many types on bad bytes
-            reason = f"{tv_reason} (PIL: {pil_err})"
+            useless = tv_reason.lower().startswith("internal error")
+            reason = f"{pil_err}" if useless else f"{tv_reason} (PIL: {pil_err})"
         raise ImageDecodeError(reason) from None
     if img.ndim == 4:  # animated GIF: keep the first frame
         img = img[0]
@@ -252,8 +260,8 @@ def _decoded_to_image(inpt: Any, channels: int) -> tv_tensors.Image:
         return _finish(torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1), channels)
     if isinstance(inpt, torch.Tensor) and inpt.ndim in (2, 3):
         return _finish(inpt.unsqueeze(0) if inpt.ndim == 2 else inpt.as_subclass(torch.Tensor), channels)
-    shape = getattr(inpt, "shape", None)
-    raise ImageDecodeError(f"DecodeImage cannot read a {type(inpt).__name__}" + (f" of shape {tuple(shape)}" if shape else ""))
+    shape = f" of shape {tuple(inpt.shape)}" if hasattr(inpt, "shape") else ""
+    raise ImageDecodeError(f"DecodeImage cannot read a {type(inpt).__name__}{shape}")
 
 
 @register_transform("DecodeImage")
@@ -317,7 +325,8 @@ class ResizeImage(v2.Transform):
             raise ValueError("ResizeImage: give exactly one of size or resize_short, "
                              f"got size={size!r}, resize_short={resize_short!r}")
         self.size = None if size is None else _size_hw(size, "ResizeImage")
-        self.resize_short = None if resize_short is None else _positive_int(resize_short, "ResizeImage", "resize_short")
+        self.resize_short = (None if resize_short is None
+                             else _positive_int(resize_short, "ResizeImage", "resize_short"))
         self.interpolation = _interpolation(interpolation, "ResizeImage")
 
     def target_size(self, height: int, width: int) -> list[int]:
@@ -331,7 +340,8 @@ class ResizeImage(v2.Transform):
         return {"size": self.target_size(*v2.query_size(flat_inputs))}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        return self._call_kernel(F.resize, inpt, params["size"], interpolation=self.interpolation, antialias=True)
+        return self._call_kernel(F.resize, inpt, params["size"], interpolation=self.interpolation,
+                                 antialias=True)
 
 
 @register_transform("RandCropImage")
@@ -549,7 +559,8 @@ def describe_preprocess(ops: Any) -> dict[str, Any]:
         "mean": [...], "std": [...], "scale": float, "channels": int}``
 
     Example:
-        >>> describe_preprocess([{"ResizeImage": {"resize_short": 256}}, {"CropImage": {"size": 224}}])["input_size"]
+        >>> ops = [{"ResizeImage": {"resize_short": 256}}, {"CropImage": {"size": 224}}]
+        >>> describe_preprocess(ops)["input_size"]
         [3, 224, 224]
     """
     info: dict[str, Any] = {"input_size": None, "resize_short": None, "resize": None, "crop": None,
