@@ -12,7 +12,7 @@ from torchclas.data.datasets import (
     BadImageError, BadSample, FileListDataset, ImageFolderDataset, build_dataset, collate_skip_bad,
     read_file_list, read_label_list,
 )
-from torchclas.data.transforms import build_transforms
+from torchclas.data.pipeline import build_transforms
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The image decoding and encoding capabilities:DeprecationWarning")

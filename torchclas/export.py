@@ -23,7 +23,7 @@ from torch import nn
 
 from .config import Config
 from .data.datasets import read_label_list
-from .data.transforms import describe_preprocess
+from .data.pipeline import describe_preprocess
 from .engine.checkpoint import atomic_write
 from .models import create_model, load_pretrained
 

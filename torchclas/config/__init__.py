@@ -48,7 +48,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
 
 
 def _check_names(cfg: Config, source: str) -> None:
-    from ..data.transforms import check_ops
+    from ..data.pipeline import check_ops
     from ..losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
     from ..engine.metrics import METRICS
     from ..models import MODEL_TABLE

@@ -3,7 +3,8 @@
 from .datasets import (BadImageError, FileListDataset, ImageFolderDataset, build_dataset,
                        collate_skip_bad, read_file_list, read_label_list)
 from .loader import SeededBatchSampler, build_dataloader
-from .transforms import TRANSFORMS, build_transforms, check_ops
+from .pipeline import build_transforms, check_ops
+from .transforms import TRANSFORMS
 
 __all__ = ["BadImageError", "FileListDataset", "ImageFolderDataset", "build_dataset",
            "collate_skip_bad", "read_file_list", "read_label_list", "SeededBatchSampler",

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..config.schema import SplitConfig
 from .datasets import build_dataset, collate_skip_bad
-from .transforms import build_transforms
+from .pipeline import build_transforms
 
 __all__ = ["SeededBatchSampler", "SeededDataset", "build_dataloader"]
 

@@ -17,33 +17,17 @@ resizing and cropping run on bytes, not floats.
 
 from __future__ import annotations
 
-import ast
-import difflib
-import inspect
-import io
-import logging
-import operator
-import re
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image as PILImage
-from PIL import ImageOps, UnidentifiedImageError
 from torchvision import tv_tensors
-from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
-logger = logging.getLogger(__name__)
-
-# torchvision 0.29 warns on every decode/encode call that these move to TorchCodec; they still
-# work, and a warning per image would drown real ones. Revisit when torchvision removes them.
-warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision",
-                        category=DeprecationWarning)
+from ..config.loader import parse_arithmetic
+from .decode import ImageDecodeError, as_encoded, decode_bytes, to_uint8_image  # noqa: F401 (re-export)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -59,10 +43,6 @@ NOT_YET_IMPLEMENTED_OPS: frozenset[str] = frozenset({
     "ToTensor", "Normalize",
     "MixupOperator", "CutmixOperator", "FmixOperator", "OpSampler", "MixupCutmixHybrid",
 })
-
-
-class ImageDecodeError(ValueError):
-    """Raised by `DecodeImage` when the input is not a readable image; the message is the reason."""
 
 
 def register_transform(name: str) -> Callable[[type], type]:
@@ -94,8 +74,6 @@ _INTERPOLATIONS = {
     "lanczos": InterpolationMode.BICUBIC,
 }
 _CV2_INTERPOLATION_CODES = {0: "nearest", 1: "bilinear", 2: "bicubic", 3: "area", 4: "lanczos"}
-_SCALE_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub,
-                    ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
 def _is_number(value: Any) -> bool:
@@ -137,17 +115,6 @@ def _interpolation(name: Any, op: str) -> InterpolationMode:
     raise ValueError(f"{op}: unknown interpolation {name!r}; valid: {', '.join(_INTERPOLATIONS)}")
 
 
-def _arithmetic(node: ast.AST, text: str) -> float:
-    if isinstance(node, ast.Constant) and _is_number(node.value):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
-        value = _arithmetic(node.operand, text)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and type(node.op) in _SCALE_OPERATORS:
-        return _SCALE_OPERATORS[type(node.op)](_arithmetic(node.left, text), _arithmetic(node.right, text))
-    raise ValueError(f"NormalizeImage: scale {text!r} is not plain arithmetic (numbers and + - * / only)")
-
-
 def parse_scale(value: Any) -> float:
     """Read NormalizeImage's `scale`: a number, None (1/255) or a string like "1.0/255.0".
 
@@ -164,10 +131,10 @@ def parse_scale(value: Any) -> float:
     if not isinstance(value, str):
         raise ValueError(f"NormalizeImage: scale must be a number or a string such as '1.0/255.0', "
                          f"got {value!r}")
-    try:
-        return float(_arithmetic(ast.parse(value.strip(), mode="eval").body, value))
-    except (SyntaxError, ZeroDivisionError) as err:
-        raise ValueError(f"NormalizeImage: cannot read scale {value!r}: {err}") from None
+    number = parse_arithmetic(value)
+    if number is None:
+        raise ValueError(f"NormalizeImage: scale {value!r} is not plain arithmetic (numbers and + - * / only)")
+    return float(number)
 
 
 def _floats(value: Any, default: tuple[float, ...], op: str, key: str) -> tuple[float, ...]:
@@ -176,92 +143,6 @@ def _floats(value: Any, default: tuple[float, ...], op: str, key: str) -> tuple[
     if not isinstance(value, (list, tuple)) or not value or not all(_is_number(v) for v in value):
         raise ValueError(f"{op}: {key} must be a list of numbers, got {value!r}")
     return tuple(float(v) for v in value)
-
-
-# ---------------------------------------------------------------- decoding
-
-def _match_channels(img: torch.Tensor, channels: int) -> torch.Tensor:
-    """uint8 CHW with 1-4 channels -> `channels` channels (alpha dropped, gray repeated)."""
-    if img.shape[0] in (2, 4):
-        img = img[:-1]
-    if img.shape[0] == channels:
-        return img
-    if img.shape[0] == 1:
-        return img.repeat(channels, 1, 1)
-    if img.shape[0] == 3 and channels == 1:
-        return F.rgb_to_grayscale(img)
-    raise ImageDecodeError(f"cannot turn a {img.shape[0]}-channel image into {channels} channels")
-
-
-def _finish(img: torch.Tensor, channels: int) -> tv_tensors.Image:
-    if img.dtype != torch.uint8:
-        if img.is_floating_point():
-            raise ImageDecodeError(f"expected an 8- or 16-bit integer image, got dtype {img.dtype}")
-        img = F.to_dtype(img, torch.uint8, scale=True)
-    return tv_tensors.Image(_match_channels(img, channels))
-
-
-def _pil_to_image(img: PILImage.Image, channels: int) -> tv_tensors.Image:
-    img = ImageOps.exif_transpose(img)
-    if img.mode.startswith("I") or img.mode == "F":
-        # 16/32-bit integer or float images: PIL's convert("L") clips instead of scaling.
-        array = np.asarray(img).astype(np.float64)
-        if img.mode.startswith("I"):
-            array = array / 256.0
-        img = PILImage.fromarray(array.clip(0, 255).astype(np.uint8))
-    return tv_tensors.Image(F.pil_to_tensor(img.convert("L" if channels == 1 else "RGB")))
-
-
-def _decode_with_pil(data: bytes, channels: int) -> tv_tensors.Image:
-    with PILImage.open(io.BytesIO(data)) as img:
-        img.load()
-        return _pil_to_image(img, channels)
-
-
-def _decode_bytes(raw: torch.Tensor, channels: int) -> tv_tensors.Image:
-    if raw.numel() == 0:
-        raise ImageDecodeError("empty input (0 bytes)")
-    mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
-    try:
-        img = decode_image(raw, mode=mode, apply_exif_orientation=True)
-    except (RuntimeError, ValueError) as tv_err:
-        # torchvision prefixes "function, /path/file.cpp:line, " to its messages
-        tv_reason = re.sub(r"^\w+, \S+:\d+, ", "", str(tv_err)).strip()
-        try:  # BMP, TIFF, ... and anything libjpeg/libpng reject
-            return _decode_with_pil(raw.numpy().tobytes(), channels)
-        except UnidentifiedImageError:
-            reason = "not a recognised image format"
-        except Exception as pil_err:  # noqa: BLE001 - PIL raises many types on bad bytes
-            useless = tv_reason.lower().startswith("internal error")
-            reason = f"{pil_err}" if useless else f"{tv_reason} (PIL: {pil_err})"
-        raise ImageDecodeError(reason) from None
-    if img.ndim == 4:  # animated GIF: keep the first frame
-        img = img[0]
-    return _finish(img, channels)
-
-
-def _as_encoded(inpt: Any) -> torch.Tensor | None:
-    """The input as a 1-D uint8 tensor when it is encoded bytes, else None."""
-    if isinstance(inpt, (bytes, bytearray, memoryview)):
-        data = bytearray(inpt)  # a writable copy: torch.frombuffer warns on read-only buffers
-        return torch.frombuffer(data, dtype=torch.uint8) if data else torch.empty(0, dtype=torch.uint8)
-    if isinstance(inpt, np.ndarray) and inpt.ndim == 1 and inpt.dtype == np.uint8:
-        return torch.from_numpy(inpt.copy())
-    if isinstance(inpt, torch.Tensor) and inpt.ndim == 1 and inpt.dtype == torch.uint8:
-        return inpt.contiguous().cpu()
-    return None
-
-
-def _decoded_to_image(inpt: Any, channels: int) -> tv_tensors.Image:
-    if isinstance(inpt, PILImage.Image):
-        return _pil_to_image(inpt, channels)
-    if isinstance(inpt, np.ndarray) and inpt.ndim in (2, 3):
-        array = inpt[:, :, None] if inpt.ndim == 2 else inpt
-        return _finish(torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1), channels)
-    if isinstance(inpt, torch.Tensor) and inpt.ndim in (2, 3):
-        return _finish(inpt.unsqueeze(0) if inpt.ndim == 2 else inpt.as_subclass(torch.Tensor), channels)
-    shape = f" of shape {tuple(inpt.shape)}" if hasattr(inpt, "shape") else ""
-    raise ImageDecodeError(f"DecodeImage cannot read a {type(inpt).__name__}{shape}")
 
 
 @register_transform("DecodeImage")
@@ -293,10 +174,10 @@ class DecodeImage(v2.Transform):
         self.channel_num = channel_num
 
     def forward(self, inpt: Any) -> tv_tensors.Image:  # v2's pytree dispatch does not know bytes
-        raw = _as_encoded(inpt)
+        raw = as_encoded(inpt)
         if raw is not None:
-            return _decode_bytes(raw, self.channel_num)
-        return _decoded_to_image(inpt, self.channel_num)
+            return decode_bytes(raw, self.channel_num)
+        return to_uint8_image(inpt, self.channel_num)
 
 
 # ---------------------------------------------------------------- geometry
@@ -430,8 +311,6 @@ class NormalizeImage(v2.Transform):
         self.dtype = torch.float16 if output_fp16 else torch.float32
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        if isinstance(inpt, PILImage.Image):
-            inpt = tv_tensors.Image(F.pil_to_tensor(inpt))
         channels = inpt.shape[-3]
         if len(self.mean) not in (1, channels):
             raise ValueError(
@@ -448,138 +327,3 @@ class NormalizeImage(v2.Transform):
 @register_transform("ToCHWImage")
 class ToCHWImage(v2.Identity):
     """Identity: our tensors are CHW already. Kept so PaddleClas configs run unchanged."""
-
-
-# ---------------------------------------------------------------- building from config
-
-def _iter_ops(ops: Any, where: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """Yield (location, op name, params) for each op of a YAML op list, checking its shape."""
-    if ops is None:
-        return
-    if not isinstance(ops, (list, tuple)):
-        raise ValueError(f"{where}: expected a list of ops, got {type(ops).__name__} {ops!r}")
-    known = sorted(set(TRANSFORMS) | NOT_YET_IMPLEMENTED_OPS)
-    for index, entry in enumerate(ops):
-        here = f"{where}[{index}]"
-        if isinstance(entry, str):
-            name, params = entry, None
-        elif isinstance(entry, dict) and len(entry) == 1:
-            (name, params), = entry.items()
-        else:
-            raise ValueError(f"{here}: each op must be a single-key mapping such as "
-                             f"{{'ResizeImage': {{'resize_short': 256}}}}, got {entry!r}")
-        if name not in TRANSFORMS and name not in NOT_YET_IMPLEMENTED_OPS:
-            close = difflib.get_close_matches(str(name), known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f"; known ops: {', '.join(known)}"
-            raise ValueError(f"{here}: unknown op '{name}'{hint}")
-        if params is not None and not isinstance(params, dict):
-            raise ValueError(f"{here}: parameters of '{name}' must be a mapping, got {params!r}")
-        yield here, name, dict(params or {})
-
-
-def _make_op(here: str, name: str, params: dict[str, Any]) -> Callable:
-    """Construct op `name`, turning bad parameter names or values into a ValueError at `here`."""
-    cls = TRANSFORMS[name]
-    signature = inspect.signature(cls)
-    accepted = [p.name for p in signature.parameters.values()
-                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    for key in params:
-        if key not in accepted and not takes_any:
-            close = difflib.get_close_matches(str(key), accepted, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"{here}: {name} has no parameter '{key}'{hint}; "
-                             f"accepted: {', '.join(accepted) or 'none'}")
-    missing = [p.name for p in signature.parameters.values()
-               if p.default is p.empty and p.kind is not p.VAR_KEYWORD
-               and p.kind is not p.VAR_POSITIONAL and p.name not in params]
-    if missing:
-        raise ValueError(f"{here}: {name} needs parameter '{missing[0]}'; accepted: {', '.join(accepted)}")
-    try:
-        return cls(**params)
-    except (TypeError, ValueError) as err:
-        message = str(err) if str(err).startswith(name) else f"{name}: {err}"
-        raise ValueError(f"{here}: {message}") from err
-
-
-def check_ops(ops: Any, where: str) -> list[str]:
-    """Validate a YAML op list by constructing every implemented op.
-
-    Args:
-        ops: list of single-key mappings, e.g. ``[{"DecodeImage": {"to_rgb": True}}, {"ToCHWImage": None}]``.
-        where: config location used in error messages, e.g. "DataLoader.Train.dataset.transform_ops".
-
-    Returns:
-        Names of ops that PaddleClas has but we do not implement yet (in order, once each).
-
-    Raises:
-        ValueError naming `where`, the index, the op and the closest valid op or parameter name.
-
-    Example:
-        >>> check_ops([{"RandFlipImg": None}], "transform_ops")
-        Traceback (most recent call last):
-        ValueError: transform_ops[0]: unknown op 'RandFlipImg' (did you mean 'RandFlipImage'?)
-    """
-    skipped: list[str] = []
-    for here, name, params in _iter_ops(ops, where):
-        if name in TRANSFORMS:
-            _make_op(here, name, params)
-        elif name not in skipped:
-            skipped.append(name)
-    return skipped
-
-
-def build_transforms(ops: Any, where: str = "transform_ops") -> Callable:
-    """Build one callable from a YAML op list; None or [] gives the identity.
-
-    Ops in NOT_YET_IMPLEMENTED_OPS are skipped with a warning naming them.
-
-    Example:
-        >>> tf = build_transforms([{"DecodeImage": None}, {"ResizeImage": {"size": 224}},
-        ...                        {"NormalizeImage": None}, {"ToCHWImage": None}])
-        >>> tf(png_bytes).shape  # doctest: +SKIP
-        torch.Size([3, 224, 224])
-    """
-    built, skipped = [], []
-    for here, name, params in _iter_ops(ops, where):
-        if name in TRANSFORMS:
-            built.append(_make_op(here, name, params))
-        else:
-            skipped.append(name)
-    if skipped:
-        logger.warning("%s: skipping ops not implemented yet: %s", where, ", ".join(skipped))
-    return v2.Compose(built) if built else v2.Identity()
-
-
-def describe_preprocess(ops: Any) -> dict[str, Any]:
-    """Summarise an eval op list for export metadata; None where it cannot be told.
-
-    Returns:
-        ``{"input_size": [C, H, W], "resize_short": int, "resize": [h, w], "crop": [h, w],
-        "mean": [...], "std": [...], "scale": float, "channels": int}``
-
-    Example:
-        >>> ops = [{"ResizeImage": {"resize_short": 256}}, {"CropImage": {"size": 224}}]
-        >>> describe_preprocess(ops)["input_size"]
-        [3, 224, 224]
-    """
-    info: dict[str, Any] = {"input_size": None, "resize_short": None, "resize": None, "crop": None,
-                            "mean": None, "std": None, "scale": None, "channels": 3}
-    for here, name, params in _iter_ops(ops, "preprocess"):
-        if name not in TRANSFORMS:
-            continue
-        op = _make_op(here, name, params)
-        if isinstance(op, DecodeImage):
-            info["channels"] = op.channel_num
-        elif isinstance(op, ResizeImage):
-            info["resize_short"] = op.resize_short
-            info["resize"] = None if op.size is None else list(op.size)
-        elif isinstance(op, (CropImage, RandCropImage)):
-            info["crop"] = list(op.size)
-        elif isinstance(op, NormalizeImage):
-            info.update(mean=list(op.mean), std=list(op.std), scale=op.scale)
-            if op.channel_num == 4:
-                info["channels"] = 4
-    final = info["crop"] or info["resize"]
-    info["input_size"] = [info["channels"], *final] if final else None
-    return info

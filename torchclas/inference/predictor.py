@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.transforms import build_transforms
+from ..data.pipeline import build_transforms
 from .backends import open_backend
 from .inputs import ImageInput, collect_inputs, load_input
 
