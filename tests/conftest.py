@@ -16,6 +16,16 @@ from PIL import Image
 torch.set_num_threads(1)
 
 CLASSES = ["red", "green", "blue"]
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+# A PaddleClas-style eval pipeline at 32x32 for the export/predictor tests.
+EVAL_OPS = [
+    {"DecodeImage": {"to_rgb": True, "channel_first": False}},
+    {"ResizeImage": {"resize_short": 36}},
+    {"CropImage": {"size": 32}},
+    {"NormalizeImage": {"scale": 1.0 / 255.0, "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "order": ""}},
+    {"ToCHWImage": None},
+]
 MEAN_STD = {"scale": "1.0/255.0", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "order": ""}
 
 

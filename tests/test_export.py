@@ -16,15 +16,7 @@ from torchclas.export import (build_inference_model, class_names, export_onnx, p
                               read_onnx_metadata)
 from torchclas.models import create_model
 
-MEAN = [0.485, 0.456, 0.406]
-STD = [0.229, 0.224, 0.225]
-EVAL_OPS = [
-    {"DecodeImage": {"to_rgb": True, "channel_first": False}},
-    {"ResizeImage": {"resize_short": 36}},
-    {"CropImage": {"size": 32}},
-    {"NormalizeImage": {"scale": 1.0 / 255.0, "mean": MEAN, "std": STD, "order": ""}},
-    {"ToCHWImage": None},
-]
+from conftest import EVAL_OPS, IMAGENET_MEAN as MEAN, IMAGENET_STD as STD  # noqa: F401
 
 
 def tiny_config(weights=None, **infer) -> dict:

@@ -16,15 +16,7 @@ from torchclas.export import export_onnx
 from torchclas.inference import Predictor
 from torchclas.models import create_model
 
-MEAN = [0.485, 0.456, 0.406]
-STD = [0.229, 0.224, 0.225]
-EVAL_OPS = [
-    {"DecodeImage": {"to_rgb": True, "channel_first": False}},
-    {"ResizeImage": {"resize_short": 36}},
-    {"CropImage": {"size": 32}},
-    {"NormalizeImage": {"scale": 1.0 / 255.0, "mean": MEAN, "std": STD, "order": ""}},
-    {"ToCHWImage": None},
-]
+from conftest import EVAL_OPS
 CLASSES = ["cat", "dog", "red fox", "owl"]
 
 

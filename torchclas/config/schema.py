@@ -50,6 +50,7 @@ class GlobalConfig(Section):
     seed: Optional[int] = 42
     strict_data: bool = False
     num_threads: Optional[int] = Field(None, ge=1)
+    channels_last: bool = False
     use_visualdl: bool = not_yet(False)
     to_static: bool = not_yet(False)
     use_dali: bool = not_yet(False)

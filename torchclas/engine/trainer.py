@@ -39,6 +39,7 @@ class TrainState:
     scheduler: Any
     loss_fn: nn.Module
     device: torch.device
+    channels_last: bool = False
     start_epoch: int = 1
     best_top1: float = -1.0
     best_epoch: int = 0
@@ -78,6 +79,8 @@ def train_one_epoch(state: TrainState, loader: DataLoader, metric: TopkAcc, desc
 
 
 def _step(state: TrainState, images: torch.Tensor, labels: torch.Tensor, metric: TopkAcc) -> float:
+    if state.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
     logits = state.model(images)
     loss = state.loss_fn(logits, labels)["loss"]
     state.optimizer.zero_grad(set_to_none=True)
@@ -101,9 +104,12 @@ def _report_bad(bad_batch: list[tuple[str, str]]) -> int:
 def _build_state(cfg: Config, device: torch.device, steps_per_epoch: int) -> TrainState:
     model = create_model(cfg.Arch.name, cfg.class_num, pretrained=cfg.Global.pretrained_model,
                          **cfg.Arch.builder_kwargs).to(device)
+    if cfg.Global.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg.Optimizer, model)
     scheduler = build_lr_scheduler(cfg.Optimizer.lr, optimizer, cfg.Global.epochs, steps_per_epoch)
-    return TrainState(model, optimizer, scheduler, build_loss(cfg.Loss.Train, "Loss.Train"), device)
+    return TrainState(model, optimizer, scheduler, build_loss(cfg.Loss.Train, "Loss.Train"), device,
+                      cfg.Global.channels_last)
 
 
 def _resume(state: TrainState, checkpoint: str) -> None:
@@ -181,7 +187,8 @@ def _epochs(cfg: Config, state: TrainState, seed: int, train_loader: DataLoader,
         metrics_log.write({"epoch": epoch, "split": "train", **stats})
         evaluation = None
         if eval_loader is not None and (epoch % cfg.Global.eval_interval == 0 or epoch == epochs):
-            evaluation = run_eval(state.model, eval_loader, eval_loss, state.device, eval_metric)
+            evaluation = run_eval(state.model, eval_loader, eval_loss, state.device, eval_metric,
+                                  state.channels_last)
             metrics_log.write({"epoch": epoch, "split": "eval", **evaluation})
             _save_best(cfg, state, epoch, evaluation["top1"], out)
         _save_checkpoints(cfg, state, epoch, out)
