@@ -138,7 +138,8 @@ def test_load_quickstart_config():
     cfg = load_config(QUICKSTART)
     assert isinstance(cfg, Config)
     assert cfg.Arch.name == "ResNet18" and cfg.class_num == 10
-    assert cfg.Global.epochs == 10 and cfg.Global.image_shape == [3, 32, 32]
+    assert cfg.Global.epochs == 10 and cfg.Global.image_shape == [1, 28, 28] and cfg.Global.channels_last
+    assert cfg.Arch.builder_kwargs == {"in_chans": 1, "channels": [32, 64, 128, 256], "stem_width": 32}
     assert cfg.Optimizer.use_nesterov is True and cfg.Optimizer.regularizer.coeff == 0.0005
     assert cfg.Optimizer.lr.name == "Cosine" and cfg.Optimizer.lr.learning_rate == 0.2
     normalize = cfg.DataLoader.Train.dataset.transform_ops[-1]["NormalizeImage"]

@@ -39,14 +39,14 @@ def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path
     if name not in MODEL_TABLE:
         raise ValueError(f"unknown model '{name}'{closest(name, MODEL_TABLE)}; "
                          f"see `torchclas models` for the {len(MODEL_TABLE)} names")
+    if pretrained is True:
+        raise ValueError(f"model '{name}': pretrained=True would download weights; "
+                         "pass a local file path instead")
     try:
         model = MODEL_TABLE[name].build(num_classes=class_num, **kwargs)
     except TypeError as exc:
         raise ValueError(f"model '{name}': bad Arch argument: {exc}") from None
     model.torchclas_name = name
-    if pretrained is True:
-        raise ValueError(f"model '{name}': pretrained=True would download weights; "
-                         "pass a local file path instead")
     if pretrained:
         load_pretrained(model, pretrained)
     return model
