@@ -140,8 +140,8 @@ def test_load_quickstart_config():
     assert cfg.Arch.name == "ResNet18" and cfg.class_num == 10
     assert cfg.Global.epochs == 10 and cfg.Global.image_shape == [1, 28, 28] and cfg.Global.channels_last
     assert cfg.Arch.builder_kwargs == {"in_chans": 1, "channels": [32, 64, 128, 256], "stem_width": 32}
-    assert cfg.Optimizer.use_nesterov is True and cfg.Optimizer.regularizer.coeff == 0.0005
-    assert cfg.Optimizer.lr.name == "Cosine" and cfg.Optimizer.lr.learning_rate == 0.2
+    assert cfg.Optimizer.use_nesterov is True and cfg.Optimizer.regularizer.coeff == 0.0001
+    assert cfg.Optimizer.lr.name == "Cosine" and cfg.Optimizer.lr.learning_rate == 0.1
     normalize = cfg.DataLoader.Train.dataset.transform_ops[-1]["NormalizeImage"]
     assert normalize["scale"] == pytest.approx(1 / 255) and isinstance(normalize["scale"], float)
     assert cfg.DataLoader.Train.sampler.batch_size == 128 and cfg.DataLoader.Train.sampler.drop_last
