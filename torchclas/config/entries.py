@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, closest
 
-__all__ = ["parse_entries"]
+__all__ = ["parse_entries", "signature_params"]
 
 
 def parse_entries(
@@ -43,10 +43,16 @@ def parse_entries(
     return parsed
 
 
+def signature_params(builder: Callable) -> tuple[list[str], list[str], bool]:
+    """``(accepted, required, takes_any)`` keyword names of a builder, from its signature."""
+    params = inspect.signature(builder).parameters.values()
+    named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+    return ([p.name for p in named], [p.name for p in named if p.default is p.empty],
+            any(p.kind is p.VAR_KEYWORD for p in params))
+
+
 def _check_params(builder: Callable, params: dict[str, Any], here: str) -> None:
-    signature = inspect.signature(builder)
-    accepted = [p for p in signature.parameters if p not in ("self", "args", "kwargs")]
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    accepted, _, takes_any = signature_params(builder)
     for key in params:
         if key not in accepted and not takes_any:
             raise ConfigError(f"{here}: unknown parameter '{key}'{closest(key, accepted)}; "

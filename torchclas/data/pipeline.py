@@ -4,13 +4,13 @@ and summarise for export metadata (``describe_preprocess``)."""
 from __future__ import annotations
 
 import difflib
-import inspect
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from torchvision.transforms import v2
 
+from ..config.entries import signature_params
 from .transforms import (NOT_YET_IMPLEMENTED_OPS, TRANSFORMS, CropImage, DecodeImage, NormalizeImage,
                          RandCropImage, ResizeImage)
 
@@ -47,19 +47,14 @@ def _iter_ops(ops: Any, where: str) -> Iterator[tuple[str, str, dict[str, Any]]]
 def _make_op(here: str, name: str, params: dict[str, Any]) -> Callable:
     """Construct op `name`, turning bad parameter names or values into a ValueError at `here`."""
     cls = TRANSFORMS[name]
-    signature = inspect.signature(cls)
-    accepted = [p.name for p in signature.parameters.values()
-                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    accepted, required, takes_any = signature_params(cls)
     for key in params:
         if key not in accepted and not takes_any:
             close = difflib.get_close_matches(str(key), accepted, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise ValueError(f"{here}: {name} has no parameter '{key}'{hint}; "
                              f"accepted: {', '.join(accepted) or 'none'}")
-    missing = [p.name for p in signature.parameters.values()
-               if p.default is p.empty and p.kind is not p.VAR_KEYWORD
-               and p.kind is not p.VAR_POSITIONAL and p.name not in params]
+    missing = [key for key in required if key not in params]
     if missing:
         raise ValueError(f"{here}: {name} needs parameter '{missing[0]}'; accepted: {', '.join(accepted)}")
     try:

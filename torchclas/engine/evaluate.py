@@ -9,23 +9,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..config.entries import parse_entries
 from ..config.schema import Config
 from ..data.loader import build_dataloader
 from ..losses import build_loss
 from ..models import create_model
-from .metrics import METRICS, TopkAcc
+from .metrics import TopkAcc, build_metric
 from .runtime import configure_threads, select_device
 
-__all__ = ["run_eval", "evaluate", "build_eval_metric"]
+__all__ = ["run_eval", "evaluate"]
 
 log = logging.getLogger("torchclas")
-
-
-def build_eval_metric(cfg: Config) -> TopkAcc:
-    """The ``Metric.Eval`` TopkAcc (top-1/top-5 when the section is empty)."""
-    entries = parse_entries(cfg.Metric.Eval, METRICS, "Metric.Eval") or [("TopkAcc", {"topk": [1, 5]})]
-    return METRICS[entries[0][0]](**entries[0][1])
 
 
 @torch.no_grad()
@@ -72,4 +65,5 @@ def evaluate(cfg: Config) -> dict[str, Any]:
                          **cfg.Arch.builder_kwargs).to(device)
     loader = build_dataloader(cfg.DataLoader.Eval, seed=cfg.Global.seed or 0,
                               strict=cfg.Global.strict_data, pin_memory=device.type == "cuda")
-    return run_eval(model, loader, build_loss(cfg.Loss.Eval, "Loss.Eval"), device, build_eval_metric(cfg))
+    metric = build_metric(cfg.Metric.Eval, "Metric.Eval")
+    return run_eval(model, loader, build_loss(cfg.Loss.Eval, "Loss.Eval"), device, metric)

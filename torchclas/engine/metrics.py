@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["TopkAcc", "METRICS", "topk_correct", "MetricsLog"]
+__all__ = ["TopkAcc", "METRICS", "build_metric", "topk_correct", "MetricsLog"]
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]) -> dict[int, int]:
@@ -54,6 +54,14 @@ class TopkAcc:
 
 
 METRICS: dict[str, type] = {"TopkAcc": TopkAcc}
+
+
+def build_metric(entries: list[dict] | None, where: str) -> TopkAcc:
+    """The metric of a ``Metric.Train``/``Metric.Eval`` list; top-1/top-5 when it is empty."""
+    from ..config.entries import parse_entries
+
+    (name, params), *_ = parse_entries(entries, METRICS, where) or [("TopkAcc", {"topk": [1, 5]})]
+    return METRICS[name](**params)
 
 
 class MetricsLog:

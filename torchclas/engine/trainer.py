@@ -13,15 +13,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..config import save_config
-from ..config.entries import parse_entries
 from ..config.schema import Config
 from ..data.loader import build_dataloader
 from ..losses import build_loss
 from ..models import create_model
 from ..optim import build_lr_scheduler, build_optimizer
 from .checkpoint import load_checkpoint, save_checkpoint, save_weights
-from .evaluate import build_eval_metric, run_eval
-from .metrics import METRICS, MetricsLog, TopkAcc
+from .evaluate import run_eval
+from .metrics import MetricsLog, TopkAcc, build_metric
 from .progress import console, epoch_progress, summary_line
 from .runtime import attach_log_file, configure_threads, run_dir, seed_everything, select_device
 
@@ -120,11 +119,6 @@ def _resume(state: TrainState, checkpoint: str) -> None:
     log.info("resumed from %s: continuing at epoch %d", checkpoint, state.start_epoch)
 
 
-def _train_metric(cfg: Config) -> TopkAcc:
-    entries = parse_entries(cfg.Metric.Train, METRICS, "Metric.Train") or [("TopkAcc", {"topk": [1, 5]})]
-    return METRICS[entries[0][0]](**entries[0][1])
-
-
 def train(cfg: Config) -> dict[str, Any]:
     """Train ``cfg`` end to end; returns the last epoch's metrics and the best eval top-1.
 
@@ -175,7 +169,9 @@ def _run(cfg: Config, seed: int, device: torch.device, out: Path) -> dict[str, A
 
 def _epochs(cfg: Config, state: TrainState, seed: int, train_loader: DataLoader,
             eval_loader: DataLoader | None, metrics_log: MetricsLog, out: Path) -> dict[str, Any]:
-    epochs, train_metric, eval_metric = cfg.Global.epochs, _train_metric(cfg), build_eval_metric(cfg)
+    epochs = cfg.Global.epochs
+    train_metric = build_metric(cfg.Metric.Train, "Metric.Train")
+    eval_metric = build_metric(cfg.Metric.Eval, "Metric.Eval")
     eval_loss = build_loss(cfg.Loss.Eval, "Loss.Eval")
     result: dict[str, Any] = {}
     for epoch in range(state.start_epoch, epochs + 1):
