@@ -1,0 +1,14 @@
+"""Losses under PaddleClas names, and the weighted sum PaddleClas configs describe.
+
+``CELoss`` (label smoothing, class weights), ``MixCELoss`` (its old name for mixed targets),
+``OHEMCELoss`` (hardest fraction of each batch), ``FocalLoss``; `build_loss` sums them with
+their ``weight``.
+"""
+
+from .ce import CELoss, MixCELoss, OHEMCELoss
+from .class_weights import class_weights_from_counts
+from .combined import LOSSES, NOT_YET_IMPLEMENTED_LOSSES, CombinedLoss, build_loss
+from .focal import FocalLoss
+
+__all__ = ["CELoss", "MixCELoss", "OHEMCELoss", "FocalLoss", "LOSSES", "NOT_YET_IMPLEMENTED_LOSSES",
+           "CombinedLoss", "build_loss", "class_weights_from_counts"]
