@@ -1,5 +1,6 @@
-"""Data: datasets (file list, image folder), PaddleClas transform ops, the DataLoader."""
+"""Data: datasets (file list, image folder), PaddleClas transform and batch ops, the DataLoader."""
 
+from .batch_ops import build_batch_ops, check_batch_ops
 from .datasets import (BadImageError, FileListDataset, ImageFolderDataset, build_dataset,
                        collate_skip_bad, read_file_list, read_label_list)
 from .loader import SeededBatchSampler, build_dataloader
@@ -8,4 +9,5 @@ from .transforms import TRANSFORMS
 
 __all__ = ["BadImageError", "FileListDataset", "ImageFolderDataset", "build_dataset",
            "collate_skip_bad", "read_file_list", "read_label_list", "SeededBatchSampler",
-           "build_dataloader", "TRANSFORMS", "build_transforms", "check_ops"]
+           "build_dataloader", "TRANSFORMS", "build_transforms", "check_ops", "build_batch_ops",
+           "check_batch_ops"]

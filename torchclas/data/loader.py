@@ -7,105 +7,96 @@ do not depend on the number of workers or on whether a run was resumed.
 
 from __future__ import annotations
 
-import math
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from ..config.schema import SplitConfig
+from .batch_ops import build_batch_ops
 from .datasets import build_dataset, collate_skip_bad
 from .pipeline import build_transforms
+from .samplers import SeededBatchSampler, build_batch_sampler
 
-__all__ = ["SeededBatchSampler", "SeededDataset", "build_dataloader"]
+__all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "build_dataloader"]
 
 
-class SeededBatchSampler(Sampler[list[tuple[int, int]]]):
-    """Batches of ``(index, sample_seed)``; this process's shard of a (shuffled) permutation.
-
-    Args:
-        size: dataset length.
-        batch_size: samples per batch (per process, as in PaddleClas).
-        shuffle: a new permutation every epoch, set by ``set_epoch``.
-        drop_last: drop the last partial batch.
-        seed: base seed of permutations and per-sample seeds.
-        num_replicas, rank: shard for distributed training (rank r takes every r-th sample).
-    """
-
-    def __init__(self, size: int, batch_size: int, shuffle: bool, drop_last: bool, seed: int = 0,
-                 num_replicas: int = 1, rank: int = 0):
-        self.size, self.batch_size, self.shuffle, self.drop_last = size, batch_size, shuffle, drop_last
-        self.seed, self.num_replicas, self.rank, self.epoch = seed, num_replicas, rank, 0
-        self.per_replica = math.ceil(size / num_replicas) if not drop_last else size // num_replicas
-
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the permutation and per-sample seeds of ``epoch``."""
-        self.epoch = epoch
-
-    def _indices(self) -> list[int]:
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(self.size, generator=generator) if self.shuffle else torch.arange(self.size)
-        order = order.tolist()
-        total = self.per_replica * self.num_replicas
-        order = (order + order[: total - len(order)])[:total]  # pad by wrapping, like DistributedSampler
-        return order[self.rank::self.num_replicas]
-
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        base = (self.seed * 1_000_003 + self.epoch) * 10_000_019
-        batch: list[tuple[int, int]] = []
-        for position, index in enumerate(self._indices()):
-            batch.append((index, (base + position * self.num_replicas + self.rank) % 2**62))
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch and not self.drop_last:
-            yield batch
-
-    def __len__(self) -> int:
-        full, rest = divmod(self.per_replica, self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
+@contextmanager
+def seeded_cpu_rng(seed: int) -> Iterator[None]:
+    """Seed torch's default CPU generator for the block, then put its previous state back."""
+    # Only the CPU generator: torch.manual_seed also seeds CUDA, which costs ~0.3-2 ms a call
+    # on CUDA builds even without a GPU, more than decoding a small image. The state is put
+    # back so that, without workers, the training loop's own draws (dropout) stay its own.
+    generator = torch.random.default_generator
+    saved = generator.get_state()
+    generator.manual_seed(seed)
+    try:
+        yield
+    finally:
+        generator.set_state(saved)
 
 
 class SeededDataset(Dataset):
-    """Wraps a dataset so ``ds[(index, seed)]`` seeds torch's RNG before reading ``index``."""
+    """Wraps a dataset so ``ds[(index, seed)]`` seeds torch's RNG before reading ``index``.
 
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
+    With ``with_seed=True`` it returns ``(sample, seed)``, for a collate function that needs
+    the seeds (``BatchCollate``).
+    """
+
+    def __init__(self, dataset: Dataset, with_seed: bool = False):
+        self.dataset, self.with_seed = dataset, with_seed
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, item: tuple[int, int]):
         index, seed = item
-        # Only the CPU generator: torch.manual_seed also seeds CUDA, which costs ~0.3-2 ms a call
-        # on CUDA builds even without a GPU, more than decoding a small image. The state is put
-        # back so that, without workers, the training loop's own draws (dropout) stay its own.
-        generator = torch.random.default_generator
-        saved = generator.get_state()
-        generator.manual_seed(seed)
-        try:
-            return self.dataset[index]
-        finally:
-            generator.set_state(saved)
+        with seeded_cpu_rng(seed):
+            sample = self.dataset[index]
+        return (sample, seed) if self.with_seed else sample
+
+
+class BatchCollate:
+    """Collate ``(sample, seed)`` pairs: drop bad samples, stack, then run the batch ops.
+
+    The batch ops draw from torch's generator seeded by the batch's first sample seed (hashed,
+    so it differs from every sample's own seed): the same batch gets the same mix whatever the
+    number of workers. Batches are ``(images, soft targets [N, class_num], bad)``.
+    """
+
+    def __init__(self, batch_ops: Callable, class_num: int):
+        self.batch_ops, self.class_num = batch_ops, class_num
+
+    def __call__(self, batch: list[tuple[Any, int]]):
+        images, labels, bad = collate_skip_bad([sample for sample, _ in batch])
+        if labels.numel() == 0:
+            return images, torch.empty(0, self.class_num), bad
+        with seeded_cpu_rng((batch[0][1] * 6364136223846793005 + 1442695040888963407) % 2**63):
+            images, labels = self.batch_ops(images, labels)
+        return images, labels, bad
 
 
 def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, num_replicas: int = 1,
-                     rank: int = 0, pin_memory: bool = False) -> DataLoader:
+                     rank: int = 0, pin_memory: bool = False, class_num: int | None = None) -> DataLoader:
     """The DataLoader of one ``DataLoader.Train``/``Eval`` section.
 
     Missing list files or image folders raise ``FileNotFoundError`` naming the config key.
-    Batches are ``(images, labels, bad)``, ``bad`` listing ``(path, reason)`` of skipped images.
+    Batches are ``(images, labels, bad)``, ``bad`` listing ``(path, reason)`` of skipped images;
+    labels are int64 ``[N]``, or float ``[N, class_num]`` soft targets when the section has
+    ``batch_transform_ops`` (Mixup/CutMix), which need ``class_num`` (``cfg.class_num``).
     """
     ds_cfg = split.dataset
     _check_paths(ds_cfg.image_root, ds_cfg.cls_label_path, ds_cfg.name)
     dataset = build_dataset(ds_cfg.name, ds_cfg.image_root, ds_cfg.cls_label_path,
                             build_transforms(ds_cfg.transform_ops), strict, ds_cfg.delimiter)
-    sampler = SeededBatchSampler(len(dataset), split.sampler.batch_size, split.sampler.shuffle,
-                                 split.sampler.drop_last, seed, num_replicas, rank)
+    batch_ops = build_batch_ops(ds_cfg.batch_transform_ops, class_num, "dataset.batch_transform_ops")
+    sampler = build_batch_sampler(split.sampler, dataset, seed, num_replicas, rank, num_classes=class_num)
     workers = split.loader.num_workers
-    loader = DataLoader(SeededDataset(dataset), batch_sampler=sampler, num_workers=workers,
-                        collate_fn=collate_skip_bad, pin_memory=pin_memory,
+    collate = collate_skip_bad if batch_ops is None else BatchCollate(batch_ops, class_num)
+    loader = DataLoader(SeededDataset(dataset, with_seed=batch_ops is not None), batch_sampler=sampler,
+                        num_workers=workers, collate_fn=collate, pin_memory=pin_memory,
                         persistent_workers=workers > 0 and split.loader.persistent_workers,
                         prefetch_factor=split.loader.prefetch_factor if workers else None)
     loader.base_dataset = dataset

@@ -11,21 +11,29 @@ from typing import Any
 from torchvision.transforms import v2
 
 from ..config.entries import signature_params
-from .transforms import (NOT_YET_IMPLEMENTED_OPS, TRANSFORMS, CropImage, DecodeImage, NormalizeImage,
-                         RandCropImage, ResizeImage)
+from . import augment, masking
+from .transforms import (BATCH_OP_NAMES, NOT_YET_IMPLEMENTED_OPS, TRANSFORMS, CropImage, DecodeImage,
+                         NormalizeImage, RandCropImage, ResizeImage)
+
+# Modules whose ops register themselves in TRANSFORMS on import (batch_ops.py imports this module,
+# so the DataLoader and the config check import it themselves).
+OP_MODULES = (augment, masking)
 
 __all__ = ["check_ops", "build_transforms", "describe_preprocess"]
 
 logger = logging.getLogger(__name__)
 
 
-def _iter_ops(ops: Any, where: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """Yield (location, op name, params) for each op of a YAML op list, checking its shape."""
+def _iter_ops(ops: Any, where: str, batch: bool = False) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Yield (location, op name, params) for each op of a YAML op list, checking its shape.
+
+    ``batch`` selects which kind the list holds: per-image ops or batch ops (``BATCH_OP_NAMES``).
+    """
     if ops is None:
         return
     if not isinstance(ops, (list, tuple)):
         raise ValueError(f"{where}: expected a list of ops, got {type(ops).__name__} {ops!r}")
-    known = sorted(set(TRANSFORMS) | NOT_YET_IMPLEMENTED_OPS)
+    known = sorted(n for n in set(TRANSFORMS) | NOT_YET_IMPLEMENTED_OPS if (n in BATCH_OP_NAMES) == batch)
     for index, entry in enumerate(ops):
         here = f"{where}[{index}]"
         if isinstance(entry, str):
@@ -39,13 +47,21 @@ def _iter_ops(ops: Any, where: str) -> Iterator[tuple[str, str, dict[str, Any]]]
             close = difflib.get_close_matches(str(name), known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f"; known ops: {', '.join(known)}"
             raise ValueError(f"{here}: unknown op '{name}'{hint}")
+        if (name in BATCH_OP_NAMES) != batch:
+            right = "dataset.batch_transform_ops" if name in BATCH_OP_NAMES else "dataset.transform_ops"
+            kind = "a batch op" if name in BATCH_OP_NAMES else "a per-image op"
+            raise ValueError(f"{here}: '{name}' is {kind}; list it under {right}")
         if params is not None and not isinstance(params, dict):
             raise ValueError(f"{here}: parameters of '{name}' must be a mapping, got {params!r}")
         yield here, name, dict(params or {})
 
 
-def _make_op(here: str, name: str, params: dict[str, Any]) -> Callable:
-    """Construct op `name`, turning bad parameter names or values into a ValueError at `here`."""
+def _make_op(here: str, name: str, params: dict[str, Any], **fixed: Any) -> Callable:
+    """Construct op `name`, turning bad parameter names or values into a ValueError at `here`.
+
+    ``fixed`` are arguments that do not come from the config (a batch op's ``class_num``);
+    the config's own value wins when it sets one.
+    """
     cls = TRANSFORMS[name]
     accepted, required, takes_any = signature_params(cls)
     for key in params:
@@ -54,11 +70,11 @@ def _make_op(here: str, name: str, params: dict[str, Any]) -> Callable:
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise ValueError(f"{here}: {name} has no parameter '{key}'{hint}; "
                              f"accepted: {', '.join(accepted) or 'none'}")
-    missing = [key for key in required if key not in params]
+    missing = [key for key in required if key not in params and key not in fixed]
     if missing:
         raise ValueError(f"{here}: {name} needs parameter '{missing[0]}'; accepted: {', '.join(accepted)}")
     try:
-        return cls(**params)
+        return cls(**{**fixed, **params})
     except (TypeError, ValueError) as err:
         message = str(err) if str(err).startswith(name) else f"{name}: {err}"
         raise ValueError(f"{here}: {message}") from err

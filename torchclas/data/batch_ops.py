@@ -1,0 +1,265 @@
+"""PaddleClas batch ops (``DataLoader.Train.dataset.batch_transform_ops``): Mixup, CutMix, OpSampler.
+
+They run in the DataLoader's collate function, on the stacked batch, after bad images are
+dropped. They turn integer labels ``[N]`` into soft targets ``[N, class_num]`` (float32, rows
+summing to 1), so a loader with batch ops always yields soft targets::
+
+    batch_transform_ops:
+      - OpSampler:
+          MixupOperator: {alpha: 0.2, prob: 0.5}
+          CutmixOperator: {alpha: 1.0, prob: 0.5}
+
+Random draws come from torch's default generator, which the collate function seeds from the
+batch's sample seeds, so batches do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..config.errors import closest
+from .augment import number
+from .pipeline import _iter_ops, _make_op
+from .transforms import BATCH_OP_NAMES, TRANSFORMS, register_transform
+
+__all__ = ["BatchOperator", "MixupOperator", "CutmixOperator", "OpSampler", "BatchOps",
+           "build_batch_ops", "check_batch_ops"]
+
+logger = logging.getLogger(__name__)
+
+
+class BatchOperator:
+    """Base of batch ops: ``op(images [N, C, H, W], labels) -> (images, targets [N, class_num])``.
+
+    ``labels`` may be integer ``[N]`` or already soft ``[N, class_num]`` (a previous batch op's).
+
+    Args:
+        class_num: number of classes; the DataLoader passes the config's ``class_num``.
+    """
+
+    name = "BatchOperator"
+
+    def __init__(self, class_num=None):
+        if class_num is None:
+            raise ValueError(f"{self.name} needs class_num (the number of classes): set Arch.class_num in "
+                             "the config, or pass build_dataloader(..., class_num=N)")
+        if isinstance(class_num, bool) or not isinstance(class_num, int) or class_num < 1:
+            raise ValueError(f"{self.name}: class_num must be a positive integer, got {class_num!r}")
+        self.class_num = class_num
+
+    def targets(self, labels: torch.Tensor) -> torch.Tensor:
+        """Labels as float32 soft targets ``[N, class_num]`` (one-hot for integer labels)."""
+        if labels.ndim == 2:
+            if labels.shape[1] != self.class_num:
+                raise ValueError(f"{self.name}: soft labels have {labels.shape[1]} classes, "
+                                 f"class_num is {self.class_num}")
+            return labels.to(torch.float32)
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.class_num):
+            bad = int(labels.max()) if int(labels.max()) >= self.class_num else int(labels.min())
+            raise ValueError(f"{self.name}: label {bad} is outside 0..{self.class_num - 1} "
+                             f"(class_num {self.class_num}); check Arch.class_num")
+        return torch.nn.functional.one_hot(labels.long(), self.class_num).to(torch.float32)
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return images, self.targets(labels)
+
+
+def _beta(alpha: float) -> float:
+    concentration = torch.tensor(alpha, dtype=torch.float64)
+    return float(torch.distributions.Beta(concentration, concentration).sample())
+
+
+def _blend(a: torch.Tensor, b: torch.Tensor, lam: float) -> torch.Tensor:
+    """``lam * a + (1 - lam) * b`` in ``a``'s dtype (rounded for integer images)."""
+    if a.dtype.is_floating_point:
+        return lam * a + (1 - lam) * b
+    mixed = lam * a.to(torch.float32) + (1 - lam) * b.to(torch.float32)
+    return mixed.round().clamp(torch.iinfo(a.dtype).min, torch.iinfo(a.dtype).max).to(a.dtype)
+
+
+@register_transform("MixupOperator")
+class MixupOperator(BatchOperator):
+    """Mixup (Zhang et al. 2018): each image blends with a random partner of the same batch.
+
+    One ``lam ~ Beta(alpha, alpha)`` per batch; images become ``lam * x + (1 - lam) * x[perm]``
+    and targets ``lam * y + (1 - lam) * y[perm]``.
+
+    Args:
+        class_num: number of classes (filled in by the DataLoader).
+        alpha: Beta parameter, > 0 (default 1.0, as PaddleClas; 0.2 is common on ImageNet).
+
+    Example:
+        >>> images, targets = MixupOperator(class_num=3, alpha=0.2)(torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]))
+        >>> targets.shape, bool(torch.allclose(targets.sum(1), torch.ones(4)))
+        (torch.Size([4, 3]), True)
+    """
+
+    name = "MixupOperator"
+
+    def __init__(self, class_num=None, alpha=1.0):
+        super().__init__(class_num)
+        self.alpha = number(alpha, self.name, "alpha", 0)
+        if self.alpha == 0:
+            raise ValueError(f"{self.name}: alpha must be > 0, got {alpha!r}")
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        targets = self.targets(labels)
+        lam = _beta(self.alpha)
+        perm = torch.randperm(images.shape[0])
+        return _blend(images, images[perm], lam), lam * targets + (1 - lam) * targets[perm]
+
+
+@register_transform("CutmixOperator")
+class CutmixOperator(MixupOperator):
+    """CutMix (Yun et al. 2019): paste a box of a random partner image into each image.
+
+    The box has side ``sqrt(1 - lam)`` of the image, ``lam ~ Beta(alpha, alpha)``, at a uniform
+    random centre, clipped at the borders; ``lam`` is then recomputed from the clipped box
+    (as PaddleClas and timm do), so each target's share of the pasted class is exactly the
+    pasted area fraction.
+
+    Args:
+        class_num: number of classes (filled in by the DataLoader).
+        alpha: Beta parameter, > 0 (default 0.2, as PaddleClas; 1.0 is common).
+    """
+
+    name = "CutmixOperator"
+
+    def __init__(self, class_num=None, alpha=0.2):
+        super().__init__(class_num, alpha)
+
+    @staticmethod
+    def box(height: int, width: int, lam: float) -> tuple[int, int, int, int]:
+        """A random ``(y1, y2, x1, x2)`` box of about ``1 - lam`` of the area, clipped to the image."""
+        cut = math.sqrt(1.0 - lam)
+        cut_h, cut_w = int(height * cut), int(width * cut)
+        cy, cx = int(torch.randint(height, ())), int(torch.randint(width, ()))
+        return (max(cy - cut_h // 2, 0), min(cy + cut_h // 2, height),
+                max(cx - cut_w // 2, 0), min(cx + cut_w // 2, width))
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        targets = self.targets(labels)
+        lam = _beta(self.alpha)
+        perm = torch.randperm(images.shape[0])
+        height, width = images.shape[-2:]
+        y1, y2, x1, x2 = self.box(height, width, lam)
+        mixed = images.clone()
+        mixed[..., y1:y2, x1:x2] = images[perm][..., y1:y2, x1:x2]
+        lam = 1.0 - (y2 - y1) * (x2 - x1) / (height * width)
+        return mixed, lam * targets + (1 - lam) * targets[perm]
+
+
+@register_transform("OpSampler")
+class OpSampler(BatchOperator):
+    """Pick one batch op per batch with the given probabilities; the remaining probability is no op.
+
+    Written as in PaddleClas, each op with its own ``prob``::
+
+        OpSampler:
+          MixupOperator: {alpha: 0.2, prob: 0.5}
+          CutmixOperator: {alpha: 1.0, prob: 0.5}
+
+    A batch that gets no op still gets one-hot soft targets, so every batch has the same format.
+
+    Args:
+        class_num: number of classes (filled in by the DataLoader).
+        **op_dict: batch op name -> its parameters plus ``prob`` (probabilities sum to at most 1;
+            a missing ``prob`` is 0, with a warning, as in PaddleClas).
+
+    Example:
+        >>> sampler = OpSampler(class_num=10, MixupOperator={"alpha": 0.2, "prob": 0.5})
+        >>> [(type(op).__name__, p) for op, p in sampler.ops]
+        [('MixupOperator', 0.5)]
+    """
+
+    name = "OpSampler"
+
+    def __init__(self, class_num=None, **op_dict):
+        super().__init__(class_num)
+        self.ops: list[tuple[BatchOperator, float]] = []
+        choices = sorted(n for n in BATCH_OP_NAMES if n != "OpSampler")
+        for name, params in op_dict.items():
+            if name not in choices:
+                raise ValueError(f"OpSampler: '{name}' is not a batch op{closest(name, choices)}; "
+                                 f"choose from {', '.join(choices)}")
+            if name not in TRANSFORMS:
+                raise ValueError(f"OpSampler: '{name}' is a PaddleClas batch op not implemented in torchclas yet")
+            if params is not None and not isinstance(params, dict):
+                raise ValueError(f"OpSampler.{name}: parameters must be a mapping, got {params!r}")
+            params = dict(params or {})
+            if "prob" not in params:
+                logger.warning("OpSampler.%s has no 'prob'; it is set to 0 and never runs", name)
+            prob = number(params.pop("prob", 0), "OpSampler", f"{name}.prob", 0, 1)
+            self.ops.append((_make_op(f"OpSampler.{name}", name, params, class_num=class_num), prob))
+        total = sum(p for _, p in self.ops)
+        if total > 1 + 1e-9:
+            raise ValueError(f"OpSampler: the probs of its ops sum to {total:g}, more than 1")
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        draw, edge = float(torch.rand(())), 0.0
+        for op, prob in self.ops:
+            edge += prob
+            if draw < edge:
+                return op(images, labels)
+        return images, self.targets(labels)
+
+
+class BatchOps:
+    """Batch ops applied in order: ``BatchOps(ops)(images, labels) -> (images, soft targets)``."""
+
+    def __init__(self, ops: list[Callable], class_num: int):
+        self.ops, self.class_num = ops, class_num
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        for op in self.ops:
+            images, labels = op(images, labels)
+        return images, labels
+
+
+def check_batch_ops(ops: Any, where: str, class_num: int | None) -> list[str]:
+    """Validate a ``batch_transform_ops`` list by constructing its ops; returns not-yet-implemented names.
+
+    Raises:
+        ValueError naming ``where``, the index, the op and the closest valid op or parameter.
+
+    Example:
+        >>> check_batch_ops([{"MixupOperator": {"alpa": 0.2}}], "batch_transform_ops", 10)
+        Traceback (most recent call last):
+        ValueError: batch_transform_ops[0]: MixupOperator has no parameter 'alpa' (did you mean 'alpha'?); accepted: class_num, alpha
+    """
+    skipped: list[str] = []
+    for here, name, params in _iter_ops(ops, where, batch=True):
+        if name in TRANSFORMS:
+            _make_op(here, name, params, class_num=class_num)
+        elif name not in skipped:
+            skipped.append(name)
+    return skipped
+
+
+def build_batch_ops(ops: Any, class_num: int | None, where: str = "batch_transform_ops") -> BatchOps | None:
+    """The batch ops of a ``batch_transform_ops`` list, or None when it has none to run.
+
+    Ops not implemented yet are skipped with a warning naming them.
+
+    Raises:
+        ValueError when the list has ops but ``class_num`` is None, naming what to pass.
+
+    Example:
+        >>> build_batch_ops([{"CutmixOperator": {"alpha": 1.0}}], class_num=10)  # doctest: +ELLIPSIS
+        <torchclas.data.batch_ops.BatchOps object at ...>
+    """
+    entries = list(_iter_ops(ops, where, batch=True))
+    if entries and class_num is None:
+        raise ValueError(f"{where}: batch ops turn labels into [N, class_num] targets and need the number "
+                         "of classes: call build_dataloader(..., class_num=cfg.class_num)")
+    built = [_make_op(here, name, params, class_num=class_num) for here, name, params in entries
+             if name in TRANSFORMS]
+    skipped = [name for _, name, _ in entries if name not in TRANSFORMS]
+    if skipped:
+        logger.warning("%s: skipping batch ops not implemented yet: %s", where, ", ".join(skipped))
+    return BatchOps(built, class_num) if built else None
