@@ -110,8 +110,8 @@ def test_unknown_loss_and_parameter_errors():
         build_loss([{"CrossEntropy": {}}], where="Loss.Eval")
     with pytest.raises(ConfigError, match=r"Loss.Train\[1\].CELoss: unknown parameter 'eps'"):
         build_loss([{"CELoss": {}}, {"CELoss": {"eps": 0.1}}])
-    with pytest.raises(ConfigError, match="'FocalLoss' is a PaddleClas name not implemented"):
-        build_loss([{"FocalLoss": {}}])
+    with pytest.raises(ConfigError, match="'GoogLeNetLoss' is a PaddleClas name not implemented"):
+        build_loss([{"GoogLeNetLoss": {}}])
 
 
 # ------------------------------------------------------------------ metrics

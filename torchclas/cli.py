@@ -1,7 +1,7 @@
 """``torchclas`` command line: each command is a thin shell over the library function of its name.
 
     torchclas data fashion-mnist --out data/fashion_mnist
-    torchclas train  -c CONFIG [-o Key.path=value ...]
+    torchclas train  -c CONFIG [-o Key.path=value ...] [--nproc N]
     torchclas eval   -c CONFIG -o Global.pretrained_model=PATH [--json]
     torchclas export -c CONFIG -o Global.pretrained_model=PATH --out model.onnx
     torchclas infer  MODEL IMAGE_OR_FOLDER... [--topk 5] [--backend onnxruntime|torch] [-c CONFIG] [--json]
@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_config_args(cmd)
         if name == "eval":
             cmd.add_argument("--json", action="store_true", help="print one JSON object last")
+        else:
+            cmd.add_argument("--nproc", type=int, default=1, metavar="N",
+                             help="train in N local processes (torchrun + DDP; batch_size is per process)")
 
     export = sub.add_parser("export", help="export a checkpoint to ONNX with preprocessing metadata")
     _add_config_args(export)
@@ -80,9 +83,24 @@ def _cmd_data(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    import os
+
     from .engine import train
 
-    result = train(_load(args))
+    cfg = _load(args)  # a bad config fails here, once, not in every process
+    if args.nproc > 1:
+        from .engine.distributed import launch
+
+        overrides = [part for override in args.override for part in ("-o", override)]
+        if launch(args.nproc, ["train", "-c", args.config, *overrides]) != 0:
+            raise RuntimeError(f"distributed training with {args.nproc} processes failed "
+                               "(the failing process's error is printed above)")
+        return
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be at least 1, got {args.nproc}")
+    result = train(cfg)
+    if os.environ.get("RANK", "0") != "0":
+        return
     best = result["best_top1"]
     print(f"done: {result['output_dir']}" + (f"  best eval top1 {100 * best:.2f}% (epoch "
                                                f"{result['best_epoch']})" if best >= 0 else ""))

@@ -48,6 +48,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
 
 
 def _check_names(cfg: Config, source: str) -> None:
+    from ..data.batch_ops import check_batch_ops
     from ..data.pipeline import check_ops
     from ..losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
     from ..engine.metrics import METRICS
@@ -64,7 +65,8 @@ def _check_names(cfg: Config, source: str) -> None:
             section = getattr(cfg.DataLoader, split)
             if section is not None:
                 check_ops(section.dataset.transform_ops, f"DataLoader.{split}.dataset.transform_ops")
-                check_ops(section.dataset.batch_transform_ops, f"DataLoader.{split}.dataset.batch_transform_ops")
+                check_batch_ops(section.dataset.batch_transform_ops,
+                                f"DataLoader.{split}.dataset.batch_transform_ops", cfg.class_num)
         check_ops(cfg.Infer.transforms, "Infer.transforms")
         _check_lr(cfg)
     except ConfigError as exc:

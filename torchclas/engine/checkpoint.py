@@ -72,10 +72,14 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, epoch: int, extra: dict[str, Any] | None = None) -> None:
-    """Write weights (``path``) and training state (``state_path(path)``) for resuming."""
+                    scheduler: Any, epoch: int, extra: dict[str, Any] | None = None,
+                    modules: dict[str, Any] | None = None) -> None:
+    """Write weights (``path``) and training state (``state_path(path)``) for resuming.
+
+    ``modules`` holds further state dicts to restore (EMA weights, the AMP loss scaler).
+    """
     state = {"epoch": epoch, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "rng": rng_state(), "extra": extra or {}}
+             "rng": rng_state(), "extra": extra or {}, "modules": modules or {}}
     atomic_write(state_path(path), lambda tmp: torch.save(state, tmp))
     save_weights(model, path, {"epoch": epoch, **(extra or {})})
 
@@ -105,6 +109,8 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
+    """The plain model inside ``torch.compile`` and DDP wrappers."""
+    model = getattr(model, "_orig_mod", model)
     return getattr(model, "module", model)
 
 

@@ -14,6 +14,7 @@ from ..data.loader import build_dataloader
 from ..losses import build_loss
 from ..models import create_model
 from .metrics import TopkAcc, build_metric
+from .precision import autocast
 from .runtime import configure_threads, select_device
 
 __all__ = ["run_eval", "evaluate"]
@@ -23,8 +24,12 @@ log = logging.getLogger("torchclas")
 
 @torch.no_grad()
 def run_eval(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: torch.device,
-             metric: TopkAcc | None = None, channels_last: bool = False) -> dict[str, Any]:
-    """Mean loss and top-k accuracy of ``model`` over ``loader``; also counts skipped images."""
+             metric: TopkAcc | None = None, channels_last: bool = False,
+             amp_dtype: torch.dtype | None = None) -> dict[str, Any]:
+    """Mean loss and top-k accuracy of ``model`` over ``loader``; also counts skipped images.
+
+    ``amp_dtype`` runs the forward pass under autocast (``AMP.use_fp16_test``).
+    """
     metric = metric or TopkAcc((1, 5))
     metric.reset()
     was_training = model.training
@@ -37,7 +42,8 @@ def run_eval(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: t
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        logits = model(images)
+        with autocast(amp_dtype, device):
+            logits = model(images)
         total_loss += float(loss_fn(logits, labels)["loss"]) * labels.shape[0]
         metric.update(logits.float(), labels)
     model.train(was_training)
@@ -64,6 +70,7 @@ def evaluate(cfg: Config) -> dict[str, Any]:
     model = create_model(cfg.Arch.name, cfg.class_num, pretrained=cfg.Global.pretrained_model,
                          **cfg.Arch.builder_kwargs).to(device)
     loader = build_dataloader(cfg.DataLoader.Eval, seed=cfg.Global.seed or 0,
-                              strict=cfg.Global.strict_data, pin_memory=device.type == "cuda")
+                              strict=cfg.Global.strict_data, pin_memory=device.type == "cuda",
+                              class_num=cfg.class_num)
     metric = build_metric(cfg.Metric.Eval, "Metric.Eval")
     return run_eval(model, loader, build_loss(cfg.Loss.Eval, "Loss.Eval"), device, metric)

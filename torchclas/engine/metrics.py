@@ -43,7 +43,12 @@ class TopkAcc:
         self.count = 0
 
     def update(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
-        """Add one batch of logits ``[B, C]`` and integer labels ``[B]``."""
+        """Add one batch of logits ``[B, C]`` and integer labels ``[B]`` or soft targets ``[B, C]``.
+
+        A soft target (Mixup/CutMix) counts as its largest class.
+        """
+        if labels.ndim == 2:
+            labels = labels.argmax(dim=-1)
         for k, n in topk_correct(logits.detach(), labels, self.ks).items():
             self.correct[k] += n
         self.count += labels.shape[0]

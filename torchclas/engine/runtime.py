@@ -38,7 +38,8 @@ def seed_everything(seed: int | None) -> None:
 
 
 def configure_threads(cfg: Config) -> int:
-    """Set torch's intra-op threads: ``Global.num_threads``, else cores minus loader workers.
+    """Set torch's intra-op threads: ``Global.num_threads``, else this process's share of the
+    cores (``LOCAL_WORLD_SIZE`` processes on this machine) minus its loader workers.
 
     On a small machine, loader workers and compute threads that together exceed the cores
     make every parallel op wait on a descheduled thread (measured 10x slower per conv on
@@ -47,7 +48,8 @@ def configure_threads(cfg: Config) -> int:
     threads = cfg.Global.num_threads
     if threads is None:
         workers = cfg.DataLoader.Train.loader.num_workers if cfg.DataLoader.Train else 0
-        threads = max(1, (os.cpu_count() or 1) - workers)
+        share = (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+        threads = max(1, share - workers)
     torch.set_num_threads(threads)
     return threads
 

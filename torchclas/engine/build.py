@@ -1,0 +1,94 @@
+"""Assemble a ``TrainState`` from a config: model, SyncBN, channels_last, optimizer, LR schedule,
+AMP, DDP, ``torch.compile`` and EMA, in the order each of them needs."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..config.schema import Config
+from ..losses import build_loss
+from ..models import create_model
+from ..optim import build_lr_scheduler, build_optimizer
+from .distributed import DistInfo, wrap_ddp
+from .loop import TrainState
+from .precision import LowPrecisionCopy, amp_dtype, build_grad_scaler
+
+__all__ = ["build_train_state", "global_batch_size", "lr_scale_factor", "scaled_lr_config", "LR_KEYS"]
+
+log = logging.getLogger("torchclas")
+
+# Keys of ``Optimizer.lr`` that hold a learning rate (scaled by ``Global.auto_scale_lr``).
+LR_KEYS = ("learning_rate", "warmup_start_lr", "eta_min", "end_lr", "values", "max_learning_rate",
+           "end_learning_rate", "min_lr")
+
+
+def global_batch_size(cfg: Config, world_size: int) -> int:
+    """Images per optimizer step over all processes: batch × processes × ``accum_steps``."""
+    return cfg.DataLoader.Train.sampler.batch_size * world_size * cfg.Global.accum_steps
+
+
+def lr_scale_factor(cfg: Config, world_size: int) -> float:
+    """``Global.auto_scale_lr``'s linear-scaling factor, global batch / 256 (1.0 when off)."""
+    return global_batch_size(cfg, world_size) / 256 if cfg.Global.auto_scale_lr else 1.0
+
+
+def scaled_lr_config(cfg: Config, factor: float):
+    """``Optimizer.lr`` with every learning-rate value multiplied by ``factor``."""
+    lr = cfg.Optimizer.lr
+    if factor == 1.0:
+        return lr
+    updates = {}
+    for key in LR_KEYS:
+        value = getattr(lr, key, None)
+        if isinstance(value, list):
+            updates[key] = [v * factor for v in value]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            updates[key] = value * factor
+    return lr.model_copy(update=updates)
+
+
+def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches_per_epoch: int,
+                      class_counts: Sequence[int] | None = None) -> TrainState:
+    """Everything a run needs to train ``cfg`` on ``device`` as process ``info``."""
+    net = _build_net(cfg, device, info)
+    optimizer = build_optimizer(cfg.Optimizer, net)
+    steps_per_epoch = math.ceil(batches_per_epoch / cfg.Global.accum_steps)
+    factor = lr_scale_factor(cfg, info.world_size)
+    if factor != 1.0:
+        log.info("auto_scale_lr: global batch %d, learning rates × %.4g",
+                 global_batch_size(cfg, info.world_size), factor)
+    scheduler = build_lr_scheduler(scaled_lr_config(cfg, factor), optimizer, cfg.Global.epochs, steps_per_epoch)
+    dtype = amp_dtype(cfg.AMP, device)
+    low = LowPrecisionCopy(net, dtype) if dtype is not None and cfg.AMP.level == "O2" else None
+    model = wrap_ddp(low.module if low else net, device, info)
+    if cfg.Global.compile or cfg.Global.to_static:
+        backend = cfg.Global.compile if isinstance(cfg.Global.compile, str) else "inductor"
+        model = torch.compile(model, backend=backend)
+    ema = None
+    if cfg.EMA is not None:
+        from timm.utils import ModelEmaV3
+
+        ema = ModelEmaV3(net, decay=cfg.EMA.decay)
+    return TrainState(net=net, model=model, optimizer=optimizer, scheduler=scheduler,
+                      loss_fn=build_loss(cfg.Loss.Train, "Loss.Train", class_counts), device=device,
+                      channels_last=cfg.Global.channels_last, amp_dtype=dtype,
+                      scaler=build_grad_scaler(cfg.AMP, dtype, device), low_precision=low, ema=ema,
+                      accum_steps=cfg.Global.accum_steps, dist=info)
+
+
+def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> nn.Module:
+    net = create_model(cfg.Arch.name, cfg.class_num, pretrained=cfg.Global.pretrained_model,
+                       **cfg.Arch.builder_kwargs).to(device)
+    if cfg.Global.sync_bn and info.enabled:
+        if device.type != "cuda":
+            raise ValueError("Global.sync_bn: torch's SyncBatchNorm runs on CUDA only; "
+                             "set Global.sync_bn=False for CPU training")
+        net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    if cfg.Global.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    return net
