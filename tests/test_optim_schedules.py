@@ -304,7 +304,7 @@ def test_config_errors_name_the_key(lr, message):
 
 
 def test_every_schedule_key_has_a_field_and_defaults_resolve():
-    from torchclas.config.schema import LR_SCHEDULE_KEYS
+    from torchclas.config.schema_optim import LR_SCHEDULE_KEYS
 
     for name, keys in LR_SCHEDULE_KEYS.items():
         for key in keys:

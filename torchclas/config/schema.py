@@ -7,11 +7,12 @@ PaddleClas configs carry but torchclas does not implement yet are declared with
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar, Literal, Optional
 
-from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from .schema_base import Section, not_yet
+from .schema_optim import LookaheadConfig, LRConfig, OptimizerConfig, RegularizerConfig
 
 __all__ = [
     "Config", "GlobalConfig", "ArchConfig", "LossConfig", "OptimizerConfig", "LRConfig",
@@ -21,18 +22,6 @@ __all__ = [
 ]
 
 OpList = Optional[list[dict[str, Any]]]
-_NOT_YET = {"torchclas_not_yet": True}
-
-
-def not_yet(default: Any = None) -> Any:
-    """A field PaddleClas configs carry that torchclas accepts but does not implement yet."""
-    return Field(default, json_schema_extra=_NOT_YET)
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class GlobalConfig(Section):
@@ -85,191 +74,6 @@ class LossConfig(Section):
 
     Train: OpList = None
     Eval: OpList = None
-
-
-REQUIRED = "<required>"
-"""Marks a schedule or optimizer key that has no default."""
-
-_COSINE = {"eta_min": 0.0}
-_POLYNOMIAL = {"end_lr": 0.0, "power": 1.0, "cycle": False}
-# The keys each ``Optimizer.lr.name`` takes beyond name/learning_rate/warmup_epoch/
-# warmup_start_lr/by_epoch/last_epoch, with their defaults (PaddleClas learning_rate.py names).
-LR_SCHEDULE_KEYS: dict[str, dict[str, Any]] = {
-    "Constant": {}, "ConstLR": {}, "Cosine": _COSINE, "CosineWarmup": _COSINE,
-    "Piecewise": {"decay_epochs": None, "values": None},  # config/__init__.py checks the pair
-    "MultiStepDecay": {"milestones": REQUIRED, "gamma": 0.1},
-    "Step": {"step_size": REQUIRED, "gamma": 0.1},
-    "Linear": _POLYNOMIAL, "Polynomial": _POLYNOMIAL,
-    "Exponential": {"gamma": REQUIRED},
-    "ExponentialWarmup": {"decay_rate": 0.97, "decay_epochs": 2.4},
-    "OneCycleLR": {"max_learning_rate": REQUIRED, "divide_factor": 25.0, "end_learning_rate": 1e-10,
-                   "phase_pct": 0.3, "anneal_strategy": "cos", "three_phase": False},
-    "ReduceOnPlateau": {"mode": "min", "factor": 0.1, "patience": 10, "threshold": 1e-4,
-                        "threshold_mode": "rel", "cooldown": 0, "min_lr": 0.0, "epsilon": 1e-8},
-}
-_LARS = {"momentum": 0.9, "lars_coeff": 0.001, "lars_weight_decay": 0.0005, "epsilon": 0.0,
-         "exclude_from_weight_decay": []}
-# The keys each ``Optimizer.name`` takes, with their defaults (Paddle's names and defaults).
-OPTIMIZER_KEYS: dict[str, dict[str, Any]] = {
-    "Momentum": {"momentum": 0.9, "use_nesterov": False, "weight_decay": 0.0},
-    "SGD": {"weight_decay": 0.0},
-    "Adam": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.0},
-    "AdamW": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.01},
-    "RMSProp": {"rho": 0.95, "momentum": 0.0, "epsilon": 1e-6, "centered": False, "weight_decay": 0.0},
-    "LARS": _LARS, "LarsMomentum": _LARS,
-}
-
-
-def _check_keys(section: BaseModel, where: str, owner: str, table: dict[str, dict[str, Any]]) -> None:
-    """Raise naming a key set in ``section`` that ``owner`` does not take, or a required one missing."""
-    takes = table[owner]
-    for key in sorted({k for keys in table.values() for k in keys} - set(takes)):
-        if getattr(section, key) is not None:
-            raise ValueError(f"'{where}.{key}' is not a key of {owner} "
-                             f"({owner} takes: {', '.join(takes) or 'no extra keys'})")
-    for key, default in takes.items():
-        if default is REQUIRED and getattr(section, key) is None:
-            raise ValueError(f"{owner} needs '{where}.{key}'")
-
-
-class LRConfig(Section):
-    """``Optimizer.lr``: schedule name, base LR, warmup and the schedule's own keys.
-
-    Stepped per iteration by default (``by_epoch: true`` moves the decay once per epoch).
-    ``LR_SCHEDULE_KEYS`` lists each schedule's keys and defaults; a key the schedule does not
-    take is an error naming it. ``param(key)`` reads a key with its schedule default.
-    """
-
-    name: Literal["Constant", "ConstLR", "Cosine", "CosineWarmup", "Piecewise", "MultiStepDecay",
-                  "Step", "Linear", "Polynomial", "Exponential", "ExponentialWarmup", "OneCycleLR",
-                  "ReduceOnPlateau"] = "Cosine"
-    learning_rate: float = Field(0.1, gt=0)
-    warmup_epoch: float = Field(0, ge=0)
-    warmup_start_lr: float = Field(0.0, ge=0)
-    eta_min: Optional[float] = Field(None, ge=0)
-    decay_epochs: Optional[list[float] | float] = None
-    values: Optional[list[float]] = None
-    by_epoch: bool = False
-    last_epoch: int = not_yet(-1)
-    milestones: Optional[list[float]] = None
-    gamma: Optional[float] = Field(None, gt=0)
-    step_size: Optional[float] = Field(None, gt=0)
-    end_lr: Optional[float] = Field(None, ge=0)
-    power: Optional[float] = Field(None, gt=0)
-    cycle: Optional[bool] = None
-    decay_rate: Optional[float] = Field(None, gt=0)
-    max_learning_rate: Optional[float] = Field(None, gt=0)
-    divide_factor: Optional[float] = Field(None, gt=0)
-    end_learning_rate: Optional[float] = Field(None, ge=0)
-    phase_pct: Optional[float] = Field(None, ge=0, le=1)
-    anneal_strategy: Optional[Literal["cos", "linear"]] = None
-    three_phase: Optional[bool] = None
-    mode: Optional[Literal["min", "max"]] = None
-    factor: Optional[float] = Field(None, gt=0, lt=1)
-    patience: Optional[int] = Field(None, ge=0)
-    threshold: Optional[float] = Field(None, ge=0)
-    threshold_mode: Optional[Literal["rel", "abs"]] = None
-    cooldown: Optional[int] = Field(None, ge=0)
-    min_lr: Optional[float] = Field(None, ge=0)
-    epsilon: Optional[float] = Field(None, ge=0)
-
-    def param(self, key: str) -> Any:
-        """The value of ``key``, or the chosen schedule's default for it."""
-        value = getattr(self, key)
-        return LR_SCHEDULE_KEYS[self.name].get(key) if value is None else value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _warmup_names_warm_up(cls, data: Any) -> Any:
-        # PaddleClas 2.0's CosineWarmup/ExponentialWarmup warm up for 5 epochs unless told otherwise.
-        if isinstance(data, dict) and data.get("name") in ("CosineWarmup", "ExponentialWarmup"):
-            return {"warmup_epoch": 5, **data}
-        return data
-
-    @model_validator(mode="after")
-    def _keys_fit_schedule(self) -> LRConfig:
-        _check_keys(self, "Optimizer.lr", self.name, LR_SCHEDULE_KEYS)
-        listed = isinstance(self.decay_epochs, list)
-        if self.decay_epochs is not None and listed != (self.name == "Piecewise"):
-            kind = "a list of epochs" if self.name == "Piecewise" else "one number of epochs"
-            raise ValueError(f"'Optimizer.lr.decay_epochs' must be {kind} for {self.name}")
-        if self.milestones is not None and sorted(set(self.milestones)) != self.milestones:
-            raise ValueError(f"'Optimizer.lr.milestones' must increase, got {self.milestones}")
-        if self.name == "OneCycleLR" and self.param("three_phase") and self.param("phase_pct") >= 0.5:
-            raise ValueError("OneCycleLR with three_phase needs 'Optimizer.lr.phase_pct' < 0.5")
-        return self
-
-
-class RegularizerConfig(Section):
-    """``Optimizer.regularizer``: L2 weight decay, coupled into the gradient as in Paddle."""
-
-    name: Literal["L2"] = "L2"
-    coeff: float = Field(0.0, ge=0)
-
-
-class LookaheadConfig(Section):
-    """``Optimizer.lookahead``: every ``k`` steps, slow weights move ``alpha`` of the way to the fast ones."""
-
-    k: int = Field(5, ge=1)
-    alpha: float = Field(0.5, gt=0, le=1)
-
-
-class OptimizerConfig(Section):
-    """``Optimizer``: the optimizer (PaddleClas names), its LR schedule, weight decay and param groups.
-
-    ``OPTIMIZER_KEYS`` lists each optimizer's keys and defaults; a key the optimizer does not
-    take is an error naming it. ``param(key)`` reads a key with its optimizer default.
-    """
-
-    name: Literal["Momentum", "SGD", "Adam", "AdamW", "RMSProp", "LARS", "LarsMomentum"] = "Momentum"
-    momentum: Optional[float] = Field(None, ge=0, lt=1)
-    use_nesterov: Optional[bool] = None
-    lr: LRConfig = Field(default_factory=LRConfig)
-    regularizer: Optional[RegularizerConfig] = None
-    multi_precision: bool = not_yet(False)
-    no_weight_decay_name: Optional[str] = None
-    one_dim_param_no_weight_decay: bool = False
-    weight_decay: Optional[float] = Field(None, ge=0)
-    beta1: Optional[float] = Field(None, ge=0, lt=1)
-    beta2: Optional[float] = Field(None, ge=0, lt=1)
-    epsilon: Optional[float] = Field(None, ge=0)
-    rho: Optional[float] = Field(None, ge=0, lt=1)
-    centered: Optional[bool] = None
-    lars_coeff: Optional[float] = Field(None, gt=0)
-    lars_weight_decay: Optional[float] = Field(None, ge=0)
-    exclude_from_weight_decay: Optional[list[str]] = None
-    layerwise_decay: Optional[float] = Field(
-        None, gt=0, le=1, validation_alias=AliasChoices("layerwise_decay", "layerwise_lr_decay"))
-    freeze_params: Optional[list[str]] = None
-    freeze_stages: Optional[int] = Field(None, ge=0)
-    lookahead: Optional[LookaheadConfig] = None
-
-    def param(self, key: str) -> Any:
-        """The value of ``key``, or the chosen optimizer's default for it."""
-        value = getattr(self, key)
-        return OPTIMIZER_KEYS[self.name].get(key) if value is None else value
-
-    @field_validator("freeze_params")
-    @classmethod
-    def _patterns_compile(cls, patterns: Optional[list[str]]) -> Optional[list[str]]:
-        for pattern in patterns or []:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {pattern!r} ({exc})") from None
-        return patterns
-
-    @model_validator(mode="after")
-    def _keys_fit_optimizer(self) -> OptimizerConfig:
-        _check_keys(self, "Optimizer", self.name, OPTIMIZER_KEYS)
-        if self.regularizer is not None:
-            own = {"AdamW": "weight_decay", "LARS": "lars_weight_decay", "LarsMomentum": "lars_weight_decay"}
-            if self.name in own:
-                raise ValueError(f"{self.name} decays with 'Optimizer.{own[self.name]}'; "
-                                 "remove 'Optimizer.regularizer'")
-            if self.weight_decay is not None:
-                raise ValueError("set 'Optimizer.regularizer' or 'Optimizer.weight_decay', not both")
-        return self
 
 
 class DatasetConfig(Section):
