@@ -88,6 +88,16 @@ RECIPES: dict[str, Callable[[dict], None]] = {
 }
 RECIPES["random_erasing+ema"] = lambda cfg: (RECIPES["random_erasing"](cfg), RECIPES["ema"](cfg))
 
+
+def _batch_32(cfg: dict) -> None:
+    """Batch 32 with the linear-scaling rule (lr × 32/128): 4× the optimizer steps per epoch."""
+    cfg["DataLoader"]["Train"]["sampler"]["batch_size"] = 32
+    cfg["Optimizer"]["lr"]["learning_rate"] *= 32 / 128
+
+
+RECIPES["batch_32"] = _batch_32
+RECIPES["batch_32+ema"] = lambda cfg: (_batch_32(cfg), RECIPES["ema"](cfg))
+
 THROUGHPUT: dict[str, Callable[[dict], None]] = {
     "fp32": _set("Global.channels_last", False),
     "bf16 autocast": lambda cfg: (_set("Global.channels_last", False)(cfg), _set("AMP", {"level": "O1"})(cfg)),
@@ -113,19 +123,26 @@ def _base_config(out: Path, epochs: int, train_limit: int | None, seed: int) -> 
     return cfg
 
 
-def run(cfg: dict, name: str, out: Path) -> list[dict]:
-    """Train ``cfg`` in a subprocess under ``out/name``; returns its metrics.jsonl records."""
+def run(cfg: dict, name: str, out: Path, reuse: bool = False) -> list[dict]:
+    """Train ``cfg`` in a subprocess under ``out/name``; returns its metrics.jsonl records.
+
+    With ``reuse``, a finished run of the same config in that folder is read instead of re-run.
+    """
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
     cfg = copy.deepcopy(cfg)
     cfg["Global"]["output_dir"] = str(folder)
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path, done = folder / "config.yaml", folder / "records.json"
+    text = yaml.safe_dump(cfg, sort_keys=False)
+    if reuse and done.is_file() and path.is_file() and path.read_text() == text:
+        return json.loads(done.read_text())
+    path.write_text(text)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "torchclas", "train", "-c", str(path)], check=True, cwd=ROOT,
                    stdout=subprocess.DEVNULL)
     records = [json.loads(line) for line in next(folder.glob("*/metrics.jsonl")).read_text().splitlines()]
     records.append({"split": "wall", "seconds": time.perf_counter() - started})
+    done.write_text(json.dumps(records))
     return records
 
 
@@ -138,7 +155,7 @@ def bench_recipes(args: argparse.Namespace) -> Table:
         for seed in range(args.seeds):
             cfg = _base_config(args.out, args.epochs, args.train_limit, seed=42 + seed)
             RECIPES[name](cfg)
-            records = run(cfg, f"{name}_seed{seed}", args.out)
+            records = run(cfg, f"{name}_seed{seed}", args.out, args.reuse)
             top1s.append(100 * [r for r in records if r["split"] == "eval"][-1]["top1"])
             ips.append(statistics.median(r["ips"] for r in records if r["split"] == "train"))
             minutes.append(records[-1]["seconds"] / 60)
@@ -186,6 +203,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--only", default=None, help="comma-separated recipe names")
     parser.add_argument("--out", type=Path, default=ROOT / "output" / "bench_tricks")
+    parser.add_argument("--reuse", action="store_true", help="read finished runs of the same config")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     table = bench_recipes(args) if args.table == "recipes" else bench_throughput(args)

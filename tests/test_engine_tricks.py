@@ -90,7 +90,7 @@ def test_accumulating_k_batches_equals_one_k_times_larger_batch(tiny_data, tmp_p
 
 def test_ema_follows_its_formula_and_is_what_gets_evaluated(tiny_data, tmp_path):
     decay = 0.8
-    cfg = config_from_dict(_config(tiny_data, tmp_path, EMA={"decay": decay}))
+    cfg = config_from_dict(_config(tiny_data, tmp_path, EMA={"decay": decay, "warmup": False}))
     state = build_train_state(cfg, CPU, DistInfo(), batches_per_epoch=6)
     expected = {k: v.clone() for k, v in state.net.state_dict().items() if v.is_floating_point()}
     for _ in range(3):
@@ -103,6 +103,13 @@ def test_ema_follows_its_formula_and_is_what_gets_evaluated(tiny_data, tmp_path)
     for key, value in expected.items():
         torch.testing.assert_close(averaged[key], value, rtol=1e-5, atol=1e-6)
     assert state.eval_model is state.ema.module
+
+
+def test_ema_warmup_forgets_the_initial_weights_early():
+    from torchclas.engine.loop import ema_decay
+
+    assert [ema_decay(0.9999, n, warmup=True) for n in (1, 10, 90)] == pytest.approx([2 / 11, 11 / 20, 0.91])
+    assert ema_decay(0.5, 100, warmup=True) == 0.5 and ema_decay(0.9999, 1, warmup=False) == 0.9999
 
 
 def test_ema_run_saves_the_average_as_best_model(tiny_data, tmp_path):

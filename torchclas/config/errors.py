@@ -17,10 +17,12 @@ class ConfigError(ValueError):
 
 def closest(name: str, candidates: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the nearest candidate, or ``""`` when none is near."""
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    if not matches:
-        lowered = {c.lower(): c for c in candidates}
-        matches = [lowered[name.lower()]] if name.lower() in lowered else []
+    candidates = list(candidates)
+    lowered = {c.lower(): c for c in candidates}
+    if name.lower() in lowered:  # a case slip ("Adamw") beats a near spelling ("Adam")
+        matches = [lowered[name.lower()]]
+    else:
+        matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 

@@ -215,10 +215,13 @@ class AMPConfig(Section):
 class EMAConfig(Section):
     """``EMA``: an exponential moving average of the weights, used for evaluation and ``best_model``.
 
-    After every optimizer step ``ema = decay * ema + (1 - decay) * weights`` (buffers too).
+    After optimizer step ``n`` (1, 2, ...) ``ema = d * ema + (1 - d) * weights`` (buffers too), with
+    ``d = decay``, or with ``warmup`` ``d = min(decay, (1 + n) / (10 + n))`` so that the random
+    initial weights are forgotten within a short run (TensorFlow's ``num_updates`` rule).
     """
 
     decay: float = Field(0.9999, gt=0, lt=1)
+    warmup: bool = True
 
 
 class Config(Section):

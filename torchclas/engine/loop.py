@@ -18,7 +18,7 @@ from .metrics import TopkAcc
 from .precision import LowPrecisionCopy, autocast
 from .progress import epoch_progress
 
-__all__ = ["TrainState", "train_one_epoch"]
+__all__ = ["TrainState", "train_one_epoch", "ema_decay"]
 
 log = logging.getLogger("torchclas")
 
@@ -43,6 +43,8 @@ class TrainState:
     scaler: torch.amp.GradScaler | None = None
     low_precision: LowPrecisionCopy | None = None
     ema: Any = None
+    ema_decay: float = 0.9999
+    ema_warmup: bool = True
     accum_steps: int = 1
     dist: DistInfo = DistInfo()
     start_epoch: int = 1
@@ -131,7 +133,14 @@ def _optimizer_step(state: TrainState) -> None:
     state.scheduler.step()
     state.optimizer_steps += 1
     if state.ema is not None:
+        state.ema.decay = ema_decay(state.ema_decay, state.optimizer_steps, state.ema_warmup)
         state.ema.update(state.net)
+
+
+def ema_decay(decay: float, step: int, warmup: bool) -> float:
+    """The EMA decay after optimizer step ``step`` (1-based): ``decay``, or with ``warmup``
+    ``min(decay, (1 + step) / (10 + step))``."""
+    return min(decay, (1 + step) / (10 + step)) if warmup else decay
 
 
 def _epoch_stats(state: TrainState, metric: TopkAcc, total_loss: float, seen: int, bad: int, wait: float,
