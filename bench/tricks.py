@@ -207,7 +207,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     table = bench_recipes(args) if args.table == "recipes" else bench_throughput(args)
-    Console().print(table)
+    Console(width=140).print(table)
 
 
 if __name__ == "__main__":
