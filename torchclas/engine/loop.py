@@ -50,7 +50,6 @@ class TrainState:
     start_epoch: int = 1
     best_top1: float = -1.0
     best_epoch: int = 0
-    optimizer_steps: int = 0
 
     @property
     def eval_model(self) -> nn.Module:
@@ -131,9 +130,8 @@ def _optimizer_step(state: TrainState) -> None:
     if state.low_precision is not None:
         state.low_precision.weights_from_master()
     state.scheduler.step()
-    state.optimizer_steps += 1
-    if state.ema is not None:
-        state.ema.decay = ema_decay(state.ema_decay, state.optimizer_steps, state.ema_warmup)
+    if state.ema is not None:  # the scheduler counts optimizer steps, and resumes with them
+        state.ema.decay = ema_decay(state.ema_decay, state.scheduler.last_step, state.ema_warmup)
         state.ema.update(state.net)
 
 

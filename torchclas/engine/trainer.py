@@ -104,7 +104,6 @@ def _resume(state: TrainState, checkpoint: str) -> None:
         state.scaler.load_state_dict(modules["scaler"])
     if state.low_precision is not None:
         state.low_precision.weights_from_master()
-    state.optimizer_steps = int(state.scheduler.last_step)  # EMA warmup continues where it was
     state.start_epoch = int(saved["epoch"]) + 1
     state.best_top1 = float(saved["extra"].get("best_top1", -1.0))
     state.best_epoch = int(saved["extra"].get("best_epoch", 0))
