@@ -1,6 +1,8 @@
 """The model table: PaddleClas names mapped onto builders (timm where timm has the architecture).
 
-Data only, apart from the two tiny builders below; architecture code lives in timm.
+Each family module in ``torchclas/models/families/`` returns its rows; this module only defines
+the row type and gathers them. Params and FLOPs live in ``zoo_stats.json`` (measured by
+``python -m torchclas.models.analysis --write-stats``), so listing the table builds nothing.
 """
 
 from __future__ import annotations
@@ -11,51 +13,70 @@ from typing import Any, Callable
 import timm
 from torch import nn
 
-__all__ = ["ModelEntry", "MODEL_TABLE"]
+__all__ = ["ModelEntry", "timm_row", "MODEL_TABLE"]
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One row: PaddleClas name, family, how it is built, and its default input size."""
+    """One row of the zoo.
+
+    Attributes:
+        name: the PaddleClas name (``ResNet50_vd``).
+        family: the PaddleClas family (``ResNet_vd``); tests and plots group by it.
+        builder: called with ``num_classes=`` and the row's ``kwargs`` (+ the user's).
+        backend: how it is built, for the table: ``timm:resnet50d``, ``timm:resnet18d+patch``,
+            ``torchvision:alexnet`` or ``ours``.
+        kwargs: the row's builder arguments.
+        input_size: default (C, H, W).
+        top1: PaddleClas's published ImageNet top-1 accuracy (%) for its weights, if any.
+        paddle_dropout: ``p`` of the ``downscale_in_infer`` dropout before PaddleClas's
+            classifier (its weights are scaled by ``1 - p`` on conversion).
+        paddle_reorder: maps PaddleClas's parameter order onto ours where they differ.
+        note: what differs from PaddleClas or from the timm model, if anything.
+    """
 
     name: str
     family: str
-    timm_name: str
+    builder: Callable[..., nn.Module]
+    backend: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     input_size: tuple[int, int, int] = (3, 224, 224)
-    builder: Callable[..., nn.Module] | None = None
+    top1: float | None = None
+    paddle_dropout: float = 0.0
+    paddle_reorder: Callable[[list[str]], list[str]] | None = None
     note: str = ""
 
     def build(self, **kwargs: Any) -> nn.Module:
         """Build the architecture with random weights; ``kwargs`` override the row's."""
-        merged = {**self.kwargs, **kwargs}
-        if self.builder is not None:
-            return self.builder(**merged)
-        return timm.create_model(self.timm_name, pretrained=False, **merged)
+        return self.builder(**{**self.kwargs, **kwargs})
+
+    def paddle_options(self, model: nn.Module) -> dict[str, Any]:
+        """Arguments of :func:`convert_paddle_state` for this row and a built ``model``."""
+        options: dict[str, Any] = {"reorder": self.paddle_reorder}
+        if self.paddle_dropout:
+            head = model.get_classifier()
+            key = next(n for n, m in model.named_modules() if m is head)
+            options["classifier_scale"] = {f"{key}.weight": 1.0 - self.paddle_dropout}
+        return options
 
 
-def _lcnet(multiplier: float) -> Callable[..., nn.Module]:
-    # timm registers PP-LCNet only for x0.35..x1.5; its generator takes any width multiplier.
-    from timm.models.mobilenetv3 import _gen_lcnet
-
+def timm_row(name: str, family: str, timm_name: str, note: str = "", **fields: Any) -> ModelEntry:
+    """A row built by ``timm.create_model(timm_name, **kwargs)``; ``fields`` go to ModelEntry
+    (``kwargs``, ``input_size``, ``top1``, ...)."""
     def build(**kwargs: Any) -> nn.Module:
-        return _gen_lcnet("lcnet_100", multiplier, pretrained=False, **kwargs)
-    return build
+        return timm.create_model(timm_name, pretrained=False, **kwargs)
+    return ModelEntry(name, family, build, f"timm:{timm_name}", note=note, **fields)
 
 
 def _table() -> dict[str, ModelEntry]:
-    rows: list[ModelEntry] = []
-    for depth in (18, 34, 50, 101, 152):
-        rows.append(ModelEntry(f"ResNet{depth}", "ResNet", f"resnet{depth}"))
-        rows.append(ModelEntry(f"ResNet{depth}_vd", "ResNet_vd", f"resnet{depth}d",
-                               note="vd: 3x3 deep stem and avg-pool before the shortcut 1x1 conv"))
-    rows.append(ModelEntry("MobileNetV3_small_x1_0", "MobileNetV3", "mobilenetv3_small_100"))
-    rows.append(ModelEntry("MobileNetV3_large_x1_0", "MobileNetV3", "mobilenetv3_large_100"))
-    for tag, mult in (("0_25", 0.25), ("0_35", 0.35), ("0_5", 0.5), ("0_75", 0.75), ("1_0", 1.0),
-                      ("1_5", 1.5), ("2_0", 2.0), ("2_5", 2.5)):
-        rows.append(ModelEntry(f"PPLCNet_x{tag}", "PP-LCNet", "lcnet", builder=_lcnet(mult),
-                               note=f"timm _gen_lcnet with width multiplier {mult}"))
-    return {row.name: row for row in rows}
+    from .families import all_rows
+
+    table: dict[str, ModelEntry] = {}
+    for row in all_rows():
+        if row.name in table:
+            raise RuntimeError(f"model table: '{row.name}' is defined twice")
+        table[row.name] = row
+    return table
 
 
 MODEL_TABLE: dict[str, ModelEntry] = _table()
