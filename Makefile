@@ -2,6 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+PADDLE_VENV := .venv-paddle
 TC := $(VENV)/bin/torchclas
 STAMP := $(VENV)/.installed
 FM_SOURCE := /usr/share/datasets/fashion-mnist
@@ -9,7 +10,7 @@ FM_DATA := data/fashion_mnist
 QUICKSTART := configs/quickstart/fashion_mnist.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test data clean
+.PHONY: venv demo test test-paddle data clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +41,12 @@ test: venv
 
 clean:
 	rm -rf output build *.egg-info .pytest_cache
+
+# PaddleClas side by side (not part of `make test`): its own venv with paddlepaddle + paddleclas.
+$(PADDLE_VENV)/.installed:
+	$(PYTHON) -m venv $(PADDLE_VENV)
+	$(PADDLE_VENV)/bin/python -m pip install -q paddlepaddle==3.3.1 paddleclas==2.6.0
+	touch $@
+
+test-paddle: venv $(PADDLE_VENV)/.installed
+	TORCHCLAS_PADDLE_PYTHON=$(PADDLE_VENV)/bin/python $(PY) -m pytest -q -m paddle

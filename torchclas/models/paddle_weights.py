@@ -136,10 +136,12 @@ def convert_paddle_state(model: nn.Module, paddle_state: dict[str, np.ndarray],
     return out
 
 
-def convert_pdparams(path: str | Path, model_name: str, out: str | Path | None = None) -> Path:
+def convert_pdparams(path: str | Path, model_name: str, out: str | Path | None = None,
+                     **model_kwargs: Any) -> Path:
     """Convert a PaddleClas ``.pdparams`` for ``model_name`` into a safetensors file.
 
-    The classifier keeps the file's class count. Returns the written path (default: the
+    The classifier keeps the file's class count; ``model_kwargs`` go to the builder (e.g. an
+    architecture switch the file was trained with). Returns the written path (default: the
     input path with ``.safetensors``).
 
     Example:
@@ -152,7 +154,7 @@ def convert_pdparams(path: str | Path, model_name: str, out: str | Path | None =
     path = Path(path)
     entry = MODEL_TABLE[model_name]
     paddle_state = read_pdparams(path)
-    model = create_model(model_name, class_num=_paddle_class_num(model_name, paddle_state))
+    model = create_model(model_name, class_num=_paddle_class_num(model_name, paddle_state), **model_kwargs)
     state = convert_paddle_state(model, paddle_state, **entry.paddle_options(model))
     out = Path(out) if out is not None else path.with_suffix(".safetensors")
     out.parent.mkdir(parents=True, exist_ok=True)
