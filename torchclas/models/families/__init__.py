@@ -9,7 +9,7 @@ from importlib import import_module
 
 __all__ = ["all_rows", "FAMILY_MODULES"]
 
-FAMILY_MODULES = ("resnet", "mobile")
+FAMILY_MODULES = ("resnet", "mobile", "repvgg", "cnn", "vit")
 
 
 def all_rows():
