@@ -26,6 +26,7 @@ from .data.datasets import read_label_list
 from .data.pipeline import describe_preprocess
 from .engine.checkpoint import atomic_write
 from .models import create_model, load_pretrained
+from .models.reparam import reparameterize_model
 
 __all__ = ["METADATA_KEY", "FORMAT_VERSION", "preprocess_ops", "class_names", "build_inference_model",
            "build_metadata", "export_onnx", "read_onnx_metadata", "parse_metadata"]
@@ -90,7 +91,8 @@ def build_inference_model(cfg: Config, weights: str | Path | None = None) -> nn.
     """Build ``cfg.Arch`` in eval mode with ``weights`` (default ``Global.pretrained_model``).
 
     Unlike training, the weights must fit exactly: a classifier of another size is an error,
-    not a silently re-initialised head.
+    not a silently re-initialised head. Train-time branches (RepVGG, ACB, ...) are folded into
+    single convs (:func:`~torchclas.models.reparam.reparameterize_model`): same logits, fewer ops.
 
     Args:
         cfg: a validated config.
@@ -104,7 +106,7 @@ def build_inference_model(cfg: Config, weights: str | Path | None = None) -> nn.
         raise ValueError("no weights to load: pass -o Global.pretrained_model=path/to/best_model")
     model = create_model(cfg.Arch.name, cfg.class_num, **cfg.Arch.builder_kwargs)
     load_pretrained(model, weights, strict_shapes=True)
-    return model.eval()
+    return reparameterize_model(model.eval())
 
 
 def build_metadata(cfg: Config) -> dict[str, Any]:

@@ -26,6 +26,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--class-num", type=int, default=10)
     parser.add_argument("--kwargs", default="{}", help="JSON of extra builder arguments")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="float64: run the reference in double precision (deep nets; see harness)")
     args = parser.parse_args()
     paddle.seed(0)
     rng = np.random.default_rng(0)
@@ -35,8 +37,10 @@ def main() -> None:
             tensor.set_value(rng.normal(0, 0.1, tensor.shape).astype("float32"))
         elif name.endswith("_variance"):
             tensor.set_value(rng.uniform(0.5, 1.5, tensor.shape).astype("float32"))
+    if args.dtype == "float64":  # float32 values held in float64: conversion to float32 stays exact
+        model.to(dtype="float64")
     model.eval()
-    x = rng.normal(size=(2, 3, args.size, args.size)).astype("float32")
+    x = rng.normal(size=(2, 3, args.size, args.size)).astype("float32").astype(args.dtype)
     logits = model(paddle.to_tensor(x))
     if isinstance(logits, dict):
         logits = logits["logits"] if "logits" in logits else logits["output"]

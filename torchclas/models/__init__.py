@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from torch import nn
 
 from ..config.errors import closest
+from .heads import FeatureExtractor, add_extra_fc
 from .weights import load_pretrained, read_state_dict, resolve_weights_path
 from .zoo import MODEL_TABLE, ModelEntry
 
-__all__ = ["MODEL_TABLE", "ModelEntry", "create_model", "list_models", "load_pretrained",
+__all__ = ["FeatureExtractor", "MODEL_TABLE", "ModelEntry", "create_model", "list_models", "load_pretrained",
            "read_state_dict", "resolve_weights_path"]
 
 
@@ -23,6 +24,8 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path = False,
+                 extra_fc: int | None = None, extra_fc_act: str = "relu",
+                 return_stages: Sequence[int] | None = None, acb: bool = False,
                  **kwargs: Any) -> nn.Module:
     """Build a model by its PaddleClas name, like timm's ``create_model``.
 
@@ -31,10 +34,15 @@ def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path
         class_num: size of the classifier.
         pretrained: a local weights path (with or without extension); ``True`` needs a
             download, which torchclas never does, so it is refused with a clear error.
-        **kwargs: passed to the builder (e.g. ``in_chans``, ``drop_rate``).
+        extra_fc: width of an extra FC (+ ``extra_fc_act``) between pooling and classifier.
+        return_stages: return a :class:`FeatureExtractor` giving these stages' feature maps
+            (0 = the first stride-4 stage) instead of a classifier.
+        acb: train with asymmetric convolution blocks (ACNet); ``reparameterize()`` folds them.
+        **kwargs: passed to the builder (e.g. ``in_chans``, ``drop_rate``, ``use_se``).
 
     Example:
         >>> model = create_model("ResNet18", class_num=10)
+        >>> backbone = create_model("ResNet50_vd", return_stages=[1, 2, 3])
     """
     if name not in MODEL_TABLE:
         raise ValueError(f"unknown model '{name}'{closest(name, MODEL_TABLE)}; "
@@ -46,7 +54,15 @@ def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path
         model = MODEL_TABLE[name].build(num_classes=class_num, **kwargs)
     except TypeError as exc:
         raise ValueError(f"model '{name}': bad Arch argument: {exc}") from None
-    model.torchclas_name = name
+    if acb:
+        from .acnet import apply_acb
+        model = apply_acb(model)
+    if extra_fc:
+        model = add_extra_fc(model, extra_fc, extra_fc_act, drop_rate=kwargs.get("drop_rate", 0.0))
+    model.torchclas_name, model.torchclas_kwargs = name, kwargs
     if pretrained:
         load_pretrained(model, pretrained)
+    if return_stages is not None:
+        model = FeatureExtractor(model, return_stages)
+        model.torchclas_name = name
     return model

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["read_pdparams", "convert_paddle_state", "convert_pdparams", "PaddleStateError"]
+__all__ = ["read_pdparams", "convert_paddle_state", "paddle_state_dict", "convert_pdparams", "PaddleStateError"]
 
 STRUCTURE_KEY = "StructuredToParameterName@@"
 _ALLOWED_GLOBALS = {
@@ -124,6 +124,8 @@ def convert_paddle_state(model: nn.Module, paddle_state: dict[str, np.ndarray],
         array = paddle_state[their_key]
         if our_key in linear and array.ndim == 2:
             array = array.T
+        elif our_key in linear and array.ndim == 4 and array.shape[2:] == (1, 1):
+            array = array[:, :, 0, 0]  # a 1x1-conv classifier (ReXNet) is our Linear
         if _kind(our_key) != _kind(their_key) or tuple(array.shape) != tuple(own_state[our_key].shape):
             raise PaddleStateError(f"cannot pair Paddle '{their_key}' {tuple(paddle_state[their_key].shape)} "
                                    f"with '{our_key}' {tuple(own_state[our_key].shape)}")
@@ -136,26 +138,35 @@ def convert_paddle_state(model: nn.Module, paddle_state: dict[str, np.ndarray],
     return out
 
 
+def paddle_state_dict(path: str | Path, model_name: str, **model_kwargs: Any) -> dict[str, torch.Tensor]:
+    """Read a PaddleClas ``.pdparams`` for ``model_name`` and return our state dict for it.
+
+    The classifier keeps the file's class count; ``model_kwargs`` go to the builder (e.g. an
+    architecture switch the file was trained with).
+    """
+    from . import MODEL_TABLE, create_model
+
+    paddle_state = read_pdparams(path)
+    reorder = MODEL_TABLE[model_name].paddle_reorder
+    in_our_order = {k: paddle_state[k] for k in reorder(list(paddle_state))} if reorder else paddle_state
+    model = create_model(model_name, class_num=_paddle_class_num(in_our_order), **model_kwargs)
+    return convert_paddle_state(model, paddle_state, **MODEL_TABLE[model_name].paddle_options(model))
+
+
 def convert_pdparams(path: str | Path, model_name: str, out: str | Path | None = None,
                      **model_kwargs: Any) -> Path:
     """Convert a PaddleClas ``.pdparams`` for ``model_name`` into a safetensors file.
 
-    The classifier keeps the file's class count; ``model_kwargs`` go to the builder (e.g. an
-    architecture switch the file was trained with). Returns the written path (default: the
-    input path with ``.safetensors``).
+    Returns the written path (default: the input path with ``.safetensors``); see
+    :func:`paddle_state_dict` for ``model_kwargs``.
 
     Example:
         >>> convert_pdparams("ResNet50_vd_pretrained.pdparams", "ResNet50_vd")
     """
     from safetensors.torch import save_file
 
-    from . import MODEL_TABLE, create_model
-
     path = Path(path)
-    entry = MODEL_TABLE[model_name]
-    paddle_state = read_pdparams(path)
-    model = create_model(model_name, class_num=_paddle_class_num(model_name, paddle_state), **model_kwargs)
-    state = convert_paddle_state(model, paddle_state, **entry.paddle_options(model))
+    state = paddle_state_dict(path, model_name, **model_kwargs)
     out = Path(out) if out is not None else path.with_suffix(".safetensors")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -165,7 +176,7 @@ def convert_pdparams(path: str | Path, model_name: str, out: str | Path | None =
     return out
 
 
-def _paddle_class_num(model_name: str, paddle_state: dict[str, np.ndarray]) -> int:
+def _paddle_class_num(paddle_state: dict[str, np.ndarray]) -> int:
     """The file's class count: the output width of its last 2-D (Linear) weight, or of its
     last conv when the classifier is a 1×1 conv; 1000 when neither is found."""
     for key in reversed(list(paddle_state)):

@@ -30,11 +30,17 @@ def resolve_weights_path(path: str | Path) -> Path:
     raise FileNotFoundError(f"weights not found: '{path}' (also tried {', '.join(_SUFFIXES[:3])})")
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read tensors from safetensors, or a torch file loaded with ``weights_only=True``."""
+def read_state_dict(path: str | Path, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """Read tensors from safetensors, a torch file loaded with ``weights_only=True``, or a
+    PaddleClas ``.pdparams`` (converted on the fly for ``model``, built by ``create_model``)."""
     path = resolve_weights_path(path)
     if path.suffix == ".pdparams":
-        raise ValueError(f"{path}: PaddleClas .pdparams must be converted first (torchclas convert)")
+        name = getattr(model, "torchclas_name", None)
+        if name is None:
+            raise ValueError(f"{path}: a PaddleClas .pdparams needs the model name to convert "
+                             "(torchclas convert FILE --model NAME)")
+        from .paddle_weights import paddle_state_dict
+        return paddle_state_dict(path, name, **getattr(model, "torchclas_kwargs", {}))
     if path.suffix == ".safetensors":
         try:
             return load_file(str(path))
@@ -56,7 +62,7 @@ def load_pretrained(model: nn.Module, path: str | Path, strict_shapes: bool = Fa
     Returns the skipped keys and logs them. Keys missing from the file or unknown to the model
     raise, since they mean the file belongs to another architecture.
     """
-    state = read_state_dict(path)
+    state = read_state_dict(path, model)
     own = model.state_dict()
     unknown = sorted(set(state) - set(own))
     missing = sorted(set(own) - set(state))

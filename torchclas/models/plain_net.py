@@ -1,0 +1,53 @@
+"""The timm model interface for our own small classic nets (VGG, AlexNet, SqueezeNet)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["PlainNet"]
+
+
+class PlainNet(nn.Module):
+    """A net made of ``stages`` (the features) then ``head`` (pooling/hidden layers) then ``fc``.
+
+    Subclasses fill ``self.stages`` (an ``nn.Sequential``), ``self.head`` (input: the last
+    stage's map; output: the pre-logits), ``self.fc`` and ``feature_info``, and set
+    ``num_features`` (the width ``fc`` reads); this class gives them timm's methods.
+    """
+
+    num_features: int
+    stages: nn.Sequential
+    head: nn.Module
+    fc: nn.Module
+    feature_info: list[dict]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last stage's feature map."""
+        return self.stages(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Logits (or, with ``pre_logits``, the classifier's input) from the feature map."""
+        x = self.head(x)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits."""
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        """The classifier layer."""
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh classifier for ``num_classes`` (0: none, the model returns pre-logits)."""
+        self.fc = self._make_classifier(num_classes)
+
+    def _make_classifier(self, num_classes: int) -> nn.Module:
+        return nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+
+def stage_info(channels: list[int], reductions: list[int]) -> list[dict]:
+    """timm-style ``feature_info`` for ``stages.0``, ``stages.1``, ..."""
+    return [dict(num_chs=c, reduction=r, module=f"stages.{i}")
+            for i, (c, r) in enumerate(zip(channels, reductions))]

@@ -1,0 +1,49 @@
+"""PaddleClas's PP-LCNet, built by timm's ``MobileNetV3`` class with PaddleClas's block table.
+
+timm's ``lcnet_*`` has the same blocks; PaddleClas's differs in three places, configured here:
+any width multiplier (timm registers x0.35 ... x1.5), the 1x1 head conv has no bias, and its
+stages follow PaddleClas's ``blocks2 ... blocks6`` (timm splits ``blocks5`` in two, which
+only moves a ``feature_info`` entry). The classifier sits behind a 0.2 ``downscale_in_infer``
+dropout (the row's ``paddle_dropout``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from timm.models._efficientnet_blocks import SqueezeExcite
+from timm.models._efficientnet_builder import decode_arch_def, round_channels
+from timm.models.mobilenetv3 import MobileNetV3, _create_mnv3
+from torch import nn
+
+__all__ = ["pplcnet_paddle"]
+
+
+def _arch_def(use_se: bool) -> list[list[str]]:
+    """PaddleClas's NET_CONFIG as timm block strings, one list per ``blocksN`` stage."""
+    se = "_se0.25" if use_se else ""
+    return [
+        ["dsa_r1_k3_s1_c32"],                          # blocks2
+        ["dsa_r2_k3_s2_c64"],                          # blocks3
+        ["dsa_r2_k3_s2_c128"],                         # blocks4
+        ["dsa_r1_k3_s2_c256", "dsa_r5_k5_s1_c256"],    # blocks5
+        [f"dsa_r2_k5_s2_c512{se}"],                    # blocks6: SE in PaddleClas's default
+    ]
+
+
+def pplcnet_paddle(scale: float, use_se: bool = True, drop_rate: float = 0.2, **kwargs: Any) -> MobileNetV3:
+    """PaddleClas's ``PPLCNet_x{scale}`` as a timm ``MobileNetV3``.
+
+    Args:
+        scale: the width multiplier (0.25 ... 2.5).
+        use_se: keep the SE of the last two blocks (PaddleClas's default); False removes them.
+        drop_rate: dropout before the classifier (PaddleClas: 0.2).
+        **kwargs: timm ``MobileNetV3`` arguments (``num_classes``, ``in_chans``,
+            ``features_only`` ...).
+    """
+    se_layer = partial(SqueezeExcite, gate_layer="hard_sigmoid", force_act_layer=nn.ReLU, rd_round_fn=int)
+    return _create_mnv3(
+        "lcnet_100", pretrained=False, block_args=decode_arch_def(_arch_def(use_se)), stem_size=16,
+        round_chs_fn=partial(round_channels, multiplier=scale), num_features=1280, head_bias=False,
+        act_layer=nn.Hardswish, se_layer=se_layer, drop_rate=drop_rate, **kwargs)

@@ -1,0 +1,184 @@
+"""PaddleClas's ResNet family on timm's ResNet builder: the patches and blocks timm lacks.
+
+timm's ``ResNet`` covers PaddleClas's stems (7x7 or three 3x3 convs), ``vd`` shortcuts (2x2
+average pool before the 1x1 conv), ResNeXt widths and SE placement. What differs, and lives
+here:
+
+* PaddleClas's ResNet18/34 (and SE_ResNet18/34_vd) give the first block of the first stage a
+  1x1 conv + BN shortcut (64 -> 64) that timm omits (:func:`add_first_shortcut`).
+* PaddleClas's SE is two ``Linear`` layers (``int(C / 16)`` hidden, with bias); timm's is two
+  1x1 convs with the hidden width rounded to 8 (:class:`PaddleSE`).
+* Res2Net: timm's ``Bottle2neck`` treats the first block of stage 1 as a "first" block (no
+  hierarchical adds, 3x3 pool on the last split) and pools with padding counted; PaddleClas
+  adds hierarchically there and never counts padding (:class:`PaddleBottle2neck`).
+* The ``va`` variant (stride in the first 1x1 conv) is not in timm (:func:`move_stride_to_conv1`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+
+__all__ = ["PaddleSE", "PaddleBottle2neck", "add_first_shortcut", "move_stride_to_conv1",
+           "build_resnet", "build_res2net", "VERSIONS"]
+
+# PaddleClas's ResNet versions (docs FAQ): stem and where the stride / shortcut pooling sit.
+VERSIONS = {
+    "va": dict(stem_type="", avg_down=False),
+    "vb": dict(stem_type="", avg_down=False),
+    "vc": dict(stem_type="deep", stem_width=32, avg_down=False),
+    "vd": dict(stem_type="deep", stem_width=32, avg_down=True),
+}
+# PaddleClas's 200-layer nets are (3, 12, 48, 3); timm's resnet200 is (3, 24, 36, 3).
+_PADDLE_LAYERS = {200: (3, 12, 48, 3)}
+
+
+class PaddleSE(nn.Module):
+    """PaddleClas's squeeze-and-excitation: global average, ``Linear(C, int(C / reduction))``,
+    ReLU, ``Linear(., C)``, sigmoid, scale. Sits after the last BN of a block, before the add."""
+
+    def __init__(self, channels: int, reduction: int = 16, device=None, dtype=None):
+        super().__init__()
+        hidden = int(channels / reduction)
+        self.fc1 = nn.Linear(channels, hidden, device=device, dtype=dtype)
+        self.fc2 = nn.Linear(hidden, channels, device=device, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scale each channel of ``x`` by its excitation."""
+        scale = torch.sigmoid(self.fc2(torch.relu(self.fc1(x.mean((2, 3))))))
+        return x * scale[:, :, None, None]
+
+
+class PaddleBottle2neck(nn.Module):
+    """PaddleClas's Res2Net bottleneck, as a block for timm's ``ResNet``.
+
+    The 1x1 conv output is cut into ``scale`` splits; split ``s`` goes through its own 3x3
+    conv after adding the previous split's output (except the first split, and in strided
+    blocks, where every split is independent); the last split passes unchanged, or through a
+    3x3 average pool (padding not counted) in strided blocks.
+    """
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 cardinality: int = 1, base_width: int = 26, scale: int = 4, dilation: int = 1,
+                 act_layer: type[nn.Module] = nn.ReLU, norm_layer: type[nn.Module] = nn.BatchNorm2d,
+                 drop_path: nn.Module | None = None, device=None, dtype=None, **_: Any):
+        super().__init__()
+        if dilation != 1:
+            raise ValueError("Res2Net (PaddleClas): dilation / output_stride < 32 is not supported")
+        dd = dict(device=device, dtype=dtype)
+        width = int(math.floor(planes * (base_width / 64.0))) * cardinality
+        self.scale, self.stride = scale, stride
+        self.conv1 = nn.Conv2d(inplanes, width * scale, 1, bias=False, **dd)
+        self.bn1 = norm_layer(width * scale, **dd)
+        self.branches = nn.ModuleList(nn.Sequential(
+            nn.Conv2d(width, width, 3, stride, 1, groups=cardinality, bias=False, **dd),
+            norm_layer(width, **dd), act_layer(inplace=True)) for _ in range(scale - 1))
+        self.pool = nn.AvgPool2d(3, stride, 1, count_include_pad=False) if stride > 1 else nn.Identity()
+        self.conv3 = nn.Conv2d(width * scale, planes * self.expansion, 1, bias=False, **dd)
+        self.bn3 = norm_layer(planes * self.expansion, **dd)
+        self.act = act_layer(inplace=True)
+        self.downsample = downsample
+        self.drop_path = drop_path if drop_path is not None else nn.Identity()
+
+    def zero_init_last(self) -> None:
+        """Zero the last BN's scale (timm's ``zero_init_last`` protocol)."""
+        nn.init.zeros_(self.bn3.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Bottleneck with hierarchical 3x3 convs over channel splits."""
+        splits = torch.chunk(self.act(self.bn1(self.conv1(x))), self.scale, dim=1)
+        outs: list[torch.Tensor] = []
+        for s, branch in enumerate(self.branches):
+            outs.append(branch(splits[s] if s == 0 or self.stride > 1 else splits[s] + outs[-1]))
+        outs.append(self.pool(splits[-1]))
+        out = self.drop_path(self.bn3(self.conv3(torch.cat(outs, dim=1))))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.act(out + shortcut)
+
+
+def _stages(model: nn.Module) -> list[nn.Module]:
+    return [getattr(model, f"layer{i}") for i in range(1, 5) if hasattr(model, f"layer{i}")]
+
+
+def add_first_shortcut(model: nn.Module) -> nn.Module:
+    """Give ``layer1[0]`` a 1x1 conv + BN shortcut, as PaddleClas's ResNet18/34 have."""
+    block = model.layer1[0]
+    if block.downsample is None:
+        channels = block.conv1.in_channels
+        conv = block.conv1
+        block.downsample = nn.Sequential(
+            nn.Conv2d(channels, block.conv2.out_channels, 1, bias=False, device=conv.weight.device,
+                      dtype=conv.weight.dtype),
+            type(block.bn2)(block.conv2.out_channels, device=conv.weight.device, dtype=conv.weight.dtype))
+    return model
+
+
+def move_stride_to_conv1(model: nn.Module) -> nn.Module:
+    """ResNet ``va``: strided bottlenecks stride in their first 1x1 conv instead of the 3x3."""
+    for stage in _stages(model):
+        for block in stage:
+            if block.conv2.stride != (1, 1):
+                block.conv1.stride, block.conv2.stride = block.conv2.stride, (1, 1)
+    return model
+
+
+def build_resnet(depth: int, version: str = "vb", use_se: bool = False, cardinality: int = 1,
+                 base_width: int = 64, stem_width: int | None = None, last_stage_stride: int = 2,
+                 **kwargs: Any) -> nn.Module:
+    """PaddleClas's ResNet / ResNeXt / SE-ResNe(X)t of ``depth`` and ``version`` on timm's ResNet.
+
+    Args:
+        depth: 18, 34, 50, 101, 152 or 200.
+        version: ``va``, ``vb`` (PaddleClas's plain ``ResNet50``), ``vc`` or ``vd`` (see VERSIONS).
+        use_se: PaddleClas's SE in every block (``SE_ResNet50_vd`` is ``ResNet50_vd`` with it).
+        cardinality, base_width: ResNeXt groups and width per group (``32x4d``: 32, 4).
+        stem_width: width of the first two 3x3 stem convs (``vc``/``vd``: 32; SE_ResNeXt_vd: 64).
+        last_stage_stride: 1 for PaddleClas's ``ResNet50_last_stage_stride1`` (no dilation).
+        **kwargs: timm ``ResNet`` arguments (``num_classes``, ``drop_rate``, ``features_only`` ...).
+
+    Example:
+        >>> model = build_resnet(50, "vd", use_se=True, num_classes=10)  # SE_ResNet50_vd
+    """
+    if version not in VERSIONS:
+        raise ValueError(f"ResNet version '{version}': expected one of {sorted(VERSIONS)}")
+    if last_stage_stride != 2 and (version not in ("va", "vb") or last_stage_stride != 1):
+        raise ValueError(f"last_stage_stride={last_stage_stride}: only 1 (with va/vb) or 2 is defined")
+    arch = dict(VERSIONS[version], cardinality=cardinality, base_width=base_width)
+    if depth in _PADDLE_LAYERS:
+        arch["layers"] = _PADDLE_LAYERS[depth]
+    if stem_width is not None:
+        arch["stem_width"] = stem_width
+    if use_se:
+        arch["block_args"] = {**kwargs.pop("block_args", {}), "attn_layer": PaddleSE}
+    model = timm.create_model(f"resnet{depth}", pretrained=False, **{**arch, **kwargs})
+    if depth in (18, 34):
+        add_first_shortcut(model)
+    if version == "va":
+        move_stride_to_conv1(model)
+    if last_stage_stride == 1:
+        block = model.layer4[0]
+        strided = block.conv1 if version == "va" else block.conv2
+        strided.stride = (1, 1)
+        block.downsample[0].stride = (1, 1)  # the shortcut's 1x1 conv
+        model.feature_info[-1]["reduction"] //= 2
+    return model
+
+
+def build_res2net(depth: int, width: int, scale: int, vd: bool = False, **kwargs: Any) -> nn.Module:
+    """PaddleClas's Res2Net (``vd``: deep stem + average-pool shortcut) with
+    :class:`PaddleBottle2neck` blocks on timm's ResNet.
+
+    Example:
+        >>> model = build_res2net(50, width=26, scale=4, vd=True, num_classes=10)
+    """
+    arch = dict(VERSIONS["vd" if vd else "vb"], block=PaddleBottle2neck, base_width=width,
+                block_args={"scale": scale})
+    if depth in _PADDLE_LAYERS:
+        arch["layers"] = _PADDLE_LAYERS[depth]
+    return timm.create_model(f"resnet{depth}", pretrained=False, **{**arch, **kwargs})
