@@ -22,7 +22,7 @@ REAL_RUN_MAX_PARAMS = 30e6  # bigger rows run forward/backward on the meta devic
 
 def test_table_names_are_unique_and_searchable():
     assert all(name == entry.name for name, entry in MODEL_TABLE.items())
-    assert len(MODEL_TABLE) >= 300
+    assert len(MODEL_TABLE) >= 270
     assert {"ResNet", "ResNet_vd", "MobileNetV3", "PP-LCNet", "RepVGG"} <= set(FAMILIES)
     assert list_models("resnet50_v?") == ["ResNet50_va", "ResNet50_vb", "ResNet50_vc", "ResNet50_vd"]
     assert list_models("PPLCNet_x0_*") == ["PPLCNet_x0_25", "PPLCNet_x0_35", "PPLCNet_x0_5", "PPLCNet_x0_75"]

@@ -44,6 +44,8 @@ def main() -> None:
     logits = model(paddle.to_tensor(x))
     if isinstance(logits, dict):
         logits = logits["logits"] if "logits" in logits else logits["output"]
+    if isinstance(logits, (list, tuple)):  # GoogLeNet: [main, aux1, aux2]
+        logits = logits[0]
     args.out.mkdir(parents=True, exist_ok=True)
     paddle.save(model.state_dict(), str(args.out / "model.pdparams"))
     np.save(args.out / "input.npy", x)

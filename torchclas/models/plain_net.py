@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["PlainNet"]
+__all__ = ["PlainNet", "stage_info"]
 
 
 class PlainNet(nn.Module):

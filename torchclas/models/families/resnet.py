@@ -93,7 +93,8 @@ def _resnext_rows() -> list[ModelEntry]:
 
 def _res2net_resnest_regnet_rows() -> list[ModelEntry]:
     out = []
-    for name, depth, width, scale, vd in (("Res2Net50_26w_4s", 50, 26, 4, False), ("Res2Net50_14w_8s", 50, 14, 8, False),
+    for name, depth, width, scale, vd in (("Res2Net50_26w_4s", 50, 26, 4, False),
+                                          ("Res2Net50_14w_8s", 50, 14, 8, False),
                                           ("Res2Net50_vd_26w_4s", 50, 26, 4, True),
                                           ("Res2Net101_vd_26w_4s", 101, 26, 4, True),
                                           ("Res2Net200_vd_26w_4s", 200, 26, 4, True)):

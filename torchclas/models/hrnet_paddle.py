@@ -1,0 +1,70 @@
+"""PaddleClas's HRNet (``HRNet_W*_C``, ``SE_HRNet_W64_C``) on timm's HighResolutionNet.
+
+timm's HRNet is PaddleClas's layer for layer (stem, bottleneck stage, transitions, 1/4/3
+high-resolution modules of 4 basic blocks, nearest-upsampling sum fusion, the
+classification head's incre bottlenecks, stride-2 downsampling convs, 1x1 conv to 2048,
+average pool, Linear), in PaddleClas's registration order. What differs, and lives here:
+
+* PaddleClas's head convs (the three stride-2 downsampling convs and the 1x1 conv to 2048)
+  have no bias; timm's do unless ``head_conv_bias=False`` (the flag timm added for its
+  ``hrnet_w*_ssld`` ports of PaddleClas's weights).
+* Widths timm does not register (60) are timm's ``hrnet_w64`` config with PaddleClas's
+  branch widths ``(w, 2w, 4w, 8w)``.
+* ``SE_HRNet``: PaddleClas puts its Linear-layer SE (:class:`PaddleSE`) in every basic and
+  bottleneck block, registered after the block's shortcut conv (:func:`add_paddle_se`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import timm
+from timm.models.hrnet import cfg_cls
+from timm.models.resnet import BasicBlock, Bottleneck
+from torch import nn
+
+from .resnet_variants import PaddleSE
+
+__all__ = ["build_hrnet", "add_paddle_se", "hrnet_stage_widths"]
+
+
+def hrnet_stage_widths(width: int) -> dict[str, dict[str, Any]]:
+    """timm's ``stage2``-``stage4`` config entries for base ``width`` (branches w, 2w, 4w, 8w)."""
+    base = cfg_cls["hrnet_w64"]
+    return {f"stage{s}": {**base[f"stage{s}"], "num_channels": tuple(width * 2 ** b for b in range(s))}
+            for s in (2, 3, 4)}
+
+
+def add_paddle_se(model: nn.Module) -> nn.Module:
+    """Give every timm basic/bottleneck block of ``model`` PaddleClas's SE (reduction 16).
+
+    The SE is re-registered last in each block, so its parameters follow the shortcut conv's
+    as in PaddleClas (``conv1, conv2, conv3, conv_down, se``); timm's blocks apply ``se``
+    after the last BN, before the residual add, where PaddleClas does.
+    """
+    for block in model.modules():
+        if isinstance(block, (BasicBlock, Bottleneck)):
+            channels = (block.bn3 if isinstance(block, Bottleneck) else block.bn2).num_features
+            weight = block.conv1.weight
+            del block.se
+            block.se = PaddleSE(channels, device=weight.device, dtype=weight.dtype)
+    return model
+
+
+def build_hrnet(width: int = 18, use_se: bool = False, **kwargs: Any) -> nn.Module:
+    """PaddleClas's ``HRNet_W{width}_C`` (``SE_HRNet_W{width}_C`` with ``use_se``).
+
+    Args:
+        width: the highest-resolution branch's channels (18, 30, 32, 40, 44, 48, 60, 64).
+        use_se: PaddleClas's SE in every block.
+        **kwargs: timm ``HighResolutionNet`` arguments (``num_classes``, ``drop_rate``,
+            ``features_only`` ...).
+
+    Example:
+        >>> model = build_hrnet(18, num_classes=10)  # HRNet_W18_C
+    """
+    timm_name = f"hrnet_w{width}"
+    if timm_name not in cfg_cls:
+        timm_name, kwargs = "hrnet_w64", {**hrnet_stage_widths(width), **kwargs}
+    model = timm.create_model(timm_name, pretrained=False, head_conv_bias=False, **kwargs)
+    return add_paddle_se(model) if use_se else model
