@@ -43,10 +43,11 @@ clean:
 	rm -rf output build *.egg-info .pytest_cache
 
 # PaddleClas side by side (not part of `make test`): its own venv with paddlepaddle + paddleclas.
+# A subset: make test-paddle PYTEST_ARGS="-k ResNet50_vd"
 $(PADDLE_VENV)/.installed:
 	$(PYTHON) -m venv $(PADDLE_VENV)
 	$(PADDLE_VENV)/bin/python -m pip install -q paddlepaddle==3.3.1 paddleclas==2.6.0
 	touch $@
 
 test-paddle: venv $(PADDLE_VENV)/.installed
-	TORCHCLAS_PADDLE_PYTHON=$(PADDLE_VENV)/bin/python $(PY) -m pytest -q -m paddle
+	TORCHCLAS_PADDLE_PYTHON=$(PADDLE_VENV)/bin/python $(PY) -m pytest -q -m paddle $(PYTEST_ARGS)

@@ -6,7 +6,7 @@ For each model (random weights, class_num=1000, folded for inference: RepVGG_A0 
 Writes ``results.csv`` (``torchclas benchmark`` format) and the three curves of
 ``torchclas plot-zoo`` (accuracy = PaddleClas's published top-1) into ``--out``.
 
-    python bench/zoo.py                                   # every model, 4 threads
+    python bench/zoo.py                                   # every model, all cores
     python bench/zoo.py --only PPLCNet_x0_25 --repeats 2  # a quick check
 
 Models not in the table yet are skipped with a message.
@@ -15,6 +15,7 @@ Models not in the table yet are skipped with a message.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--size", type=int, default=None, help="input side (default each model's)")
     parser.add_argument("--backend", nargs="+", default=["torch", "onnxruntime"])
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--max-seconds", type=float, default=20.0, help="time budget per measurement")

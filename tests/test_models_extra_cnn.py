@@ -1,4 +1,4 @@
-"""HarDNet and MobileNeXt (ours), FasterNet, EfficientNetV2-S and TinyNet rows (families/extra_cnn.py).
+"""HarDNet, MobileNeXt and MicroNet (ours), FasterNet, EfficientNetV2-S and TinyNet rows (families/extra_cnn.py).
 
 Parameter counts are PaddleClas's state dicts at class_num=1000 (elements, tensors; BatchNorm
 statistics included), measured in the Paddle venv; ours drop ``num_batches_tracked``.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,7 @@ from torch import nn
 from torchclas.models import MODEL_TABLE, create_model
 from torchclas.models.families.extra_cnn import _FASTERNET_RENAMES, _stem_first
 from torchclas.models.hardnet import HarDBlock, _link
+from torchclas.models.micronet import DynamicShiftMax, HardSigmoid, MicroNet
 from torchclas.models.mobilenext import SandglassBlock
 
 PADDLE_COUNTS = {
@@ -26,6 +28,8 @@ PADDLE_COUNTS = {
     "TinyNet_B": (5233002, 439), "TinyNet_C": (2662684, 311), "TinyNet_D": (2478786, 292),
     "TinyNet_E": (2234718, 254), "MobileNeXt_x0_35": (1936344, 372), "MobileNeXt_x0_5": (2181600, 372),
     "MobileNeXt_x0_75": (2807424, 372), "MobileNeXt_x1_0": (3588440, 372), "MobileNeXt_x1_4": (6200424, 372),
+    "MicroNet_M0": (1027082, 192), "MicroNet_M1": (1787533, 192), "MicroNet_M2": (2409652, 256),
+    "MicroNet_M3": (2650736, 276),
 }
 
 
@@ -141,3 +145,43 @@ def test_mobilenext_interface_and_training():
     assert [i["reduction"] for i in model.feature_info] == [2, 4, 8, 16, 32]
     assert all(info["module"] in modules for info in model.feature_info)
     assert model.feature_info[-1]["num_chs"] == 1280
+
+
+def test_dynamic_shift_max_rolls_groups_and_channels():
+    # 8 channels in 2 groups of 4: channel c of group g reads channel (c + 1) % 4 of group (g + 1) % 2
+    act = DynamicShiftMax(8, 2, two_branches=True, init_a=(1.0, 1.0), init_b=(0.0, 0.0), groups=(0, 2))
+    assert act.index.tolist() == [5, 6, 7, 4, 1, 2, 3, 0]
+    assert act.fc[2].out_features == 32 and "index" not in act.state_dict()
+    expanded = DynamicShiftMax(8, 2, False, (1.0, 0.0), (0.0, 0.0), groups=(0, 2), expansion=True)
+    assert expanded.index.tolist() == [3, 2, 5, 4, 7, 6, 1, 0]  # 4 groups of 2
+    with torch.no_grad():  # gate 0.5 everywhere → a = init_a = 1, b = init_b = 0: the identity
+        act.fc[2].weight.zero_()
+        act.fc[2].bias.zero_()
+        x = torch.randn(1, 8, 3, 3)
+        assert torch.equal(act(x), x)
+
+
+def test_paddle_hard_sigmoid_slope():
+    assert HardSigmoid()(torch.tensor([-4.0, 0.0, 3.0])).tolist() == pytest.approx([0.0, 0.5, 1.0])
+    # Paddle's slope is the float32 nearest 0.1666667, not 1/6
+    assert HardSigmoid()(torch.tensor([1.0], dtype=torch.float64)).item() == 0.5 + float(np.float32(0.1666667))
+
+
+def test_micronet_interface_and_training():
+    model = create_model("MicroNet_M0", class_num=5)
+    x = torch.randn(2, 3, 64, 64)
+    model.train()(x).square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval()
+    with torch.no_grad():
+        features = model.forward_features(x)
+        assert features.shape == (2, 384, 2, 2)
+        assert model.forward_head(features, pre_logits=True).shape == (2, 640)
+        assert model.get_classifier().in_features == 640
+        model.reset_classifier(3)
+        assert model(x).shape == (2, 3)
+    assert [i["reduction"] for i in model.feature_info] == [2, 4, 8, 16, 32]
+    modules = dict(model.named_modules())
+    assert all(info["module"] in modules for info in model.feature_info)
+    with pytest.raises(ValueError, match=r"MicroNet variant 'M9': expected one of \['M0', 'M1', 'M2', 'M3'\]"):
+        MicroNet(variant="M9")

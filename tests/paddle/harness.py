@@ -16,7 +16,7 @@ from torchclas.models import create_model
 from torchclas.models.paddle_weights import convert_pdparams
 
 ROOT = Path(__file__).resolve().parents[2]
-PADDLE_PYTHON = Path(os.environ.get("TORCHCLAS_PADDLE_PYTHON", ROOT / ".venv-paddle/bin/python"))
+PADDLE_PYTHON = Path(os.environ.get("TORCHCLAS_PADDLE_PYTHON", ROOT / ".venv-paddle/bin/python")).absolute()
 REFERENCE = Path(__file__).with_name("reference.py")
 
 

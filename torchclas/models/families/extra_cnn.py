@@ -143,6 +143,22 @@ def _mobilenext_rows() -> list[ModelEntry]:
             for width, tag in tags.items()]
 
 
+def _micronet(variant: str) -> Callable[..., nn.Module]:
+    def build(**kwargs: Any) -> nn.Module:
+        from ..micronet import MicroNet
+
+        return MicroNet(variant=variant, **kwargs)
+    return build
+
+
+def _micronet_rows() -> list[ModelEntry]:
+    return [ModelEntry(f"MicroNet_{v}", "MicroNet", _micronet(v), "ours",
+                       note="timm has no MicroNet; Paddle's hard sigmoid slope 0.1666667; the classifier is "
+                            "Linear + BatchNorm1d + hard swish as in PaddleClas")
+            for v in ("M0", "M1", "M2", "M3")]
+
+
 def rows() -> list[ModelEntry]:
     """The rows of this module's families (see the module docstring)."""
-    return _hardnet_rows() + _fasternet_rows() + _efficientnetv2_rows() + _tinynet_rows() + _mobilenext_rows()
+    return (_hardnet_rows() + _fasternet_rows() + _efficientnetv2_rows() + _tinynet_rows() + _mobilenext_rows()
+            + _micronet_rows())
