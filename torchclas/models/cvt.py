@@ -167,7 +167,8 @@ class CvT(nn.Module):
         self.feature_info, reduction = [], 1
         for i, (dim, num_heads, depth, patch) in enumerate(zip(widths, heads, depths, _PATCH)):
             last = i == len(widths) - 1
-            rates = torch.linspace(0, last_dpr if last else 0.0, depth).tolist()
+            top = last_dpr if last else 0.0
+            rates = [top * j / (depth - 1) if depth > 1 else 0.0 for j in range(depth)]  # linspace
             self.add_module(f"stage{i}", Stage(in_chans, dim, patch, depth, num_heads, last, rates))
             reduction *= patch[1]
             self.feature_info.append(dict(num_chs=dim, reduction=reduction, module=f"stage{i}.to_map"))

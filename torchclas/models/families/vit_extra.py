@@ -1,5 +1,5 @@
-"""More transformer families: TNT (timm, pixel position embedding stored PaddleClas's way) and
-CvT (ours, ``torchclas/models/cvt.py``: timm has no CvT)."""
+"""More transformer families: TNT (timm, pixel position embedding stored PaddleClas's way),
+CvT and CSWin (ours, ``torchclas/models/{cvt,cswin}.py``: timm has neither)."""
 
 from __future__ import annotations
 
@@ -77,6 +77,30 @@ def _cvt_rows() -> list[ModelEntry]:
             for variant, size in (("13", 224), ("13", 384), ("21", 224), ("21", 384), ("W24", 384))]
 
 
+def _cswin(**kwargs: Any) -> nn.Module:
+    from ..cswin import CSWinTransformer
+    return CSWinTransformer(**kwargs)
+
+
+def _cswin_rows() -> list[ModelEntry]:
+    """PaddleClas's ``model_zoo/cswin_transformer.py``."""
+    specs = (("tiny_224", 224, 64, (1, 2, 21, 1), (2, 4, 8, 16), 0.2),
+             ("small_224", 224, 64, (2, 4, 32, 2), (2, 4, 8, 16), 0.4),
+             ("base_224", 224, 96, (2, 4, 32, 2), (4, 8, 16, 32), 0.5),
+             ("base_384", 384, 96, (2, 4, 32, 2), (4, 8, 16, 32), 0.5),
+             ("large_224", 224, 144, (2, 4, 32, 2), (6, 12, 24, 24), 0.5),
+             ("large_384", 384, 144, (2, 4, 32, 2), (6, 12, 24, 24), 0.5))
+    return [ModelEntry(f"CSWinTransformer_{tag}", "CSWinTransformer", _cswin, "ours",
+                       kwargs=dict(img_size=size, embed_dim=dim, depths=depths, num_heads=heads,
+                                   splits=(1, 2, 7, 7) if size == 224 else (1, 2, 12, 12), drop_path_rate=dpr),
+                       input_size=(3, size, size), top1=CSWIN_TOP1.get(tag),
+                       note="own code (timm has no CSWin); stripe layout fixed by img_size")
+            for tag, size, dim, depths, heads, dpr in specs]
+
+
+CSWIN_TOP1: dict[str, float] = {}
+
+
 def rows() -> list[ModelEntry]:
-    """TNT and CvT rows."""
-    return _tnt_rows() + _cvt_rows()
+    """TNT, CvT and CSWin rows."""
+    return _tnt_rows() + _cvt_rows() + _cswin_rows()
