@@ -1,4 +1,4 @@
-"""TNT and CvT rows: PaddleClas state-dict sizes, the TNT pixel-position layout, CvT's
+"""TNT, CvT and CSWin rows: PaddleClas state-dict sizes, the TNT pixel-position layout, CvT's
 PaddleClas quirks, and small forward/backward passes."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from torchclas.models import MODEL_TABLE, create_model
+from torchclas.models.cswin import CSWinTransformer
 from torchclas.models.cvt import ConvAttention, CvT, QuickGELU
 
 # Elements of PaddleClas's state dict at class_num=1000 (its parameters() incl. BN running
@@ -15,11 +16,14 @@ PADDLE_STATE_SIZE = {
     "TNT_small": 23_768_584, "TNT_base": 65_428_680,
     "CvT_13_224": 20_023_208, "CvT_13_384": 20_023_208, "CvT_21_224": 31_664_552,
     "CvT_21_384": 31_664_552, "CvT_W24_384": 277_330_792,
+    "CSWinTransformer_tiny_224": 22_320_552, "CSWinTransformer_small_224": 34_643_304,
+    "CSWinTransformer_base_224": 77_382_184, "CSWinTransformer_base_384": 77_382_184,
+    "CSWinTransformer_large_224": 173_262_664, "CSWinTransformer_large_384": 173_262_664,
 }
 
 
 def test_every_row_is_counted():
-    assert {n for n, r in MODEL_TABLE.items() if r.family in ("TNT", "CvT")} == set(PADDLE_STATE_SIZE)
+    assert {n for n, r in MODEL_TABLE.items() if r.family in ("TNT", "CvT", "CSWinTransformer")} == set(PADDLE_STATE_SIZE)
 
 
 @pytest.mark.parametrize("name", sorted(PADDLE_STATE_SIZE))
@@ -80,3 +84,16 @@ def test_cvt_forward_backward_features_and_head():
     assert model.forward_head(model.forward_features(x[:1]), pre_logits=True).shape == (1, 384)
     model.reset_classifier(0)
     assert model(x[:1]).shape == (1, 384) and model.get_classifier().__class__.__name__ == "Identity"
+
+
+def test_cswin_stripes_forward_backward():
+    model = CSWinTransformer(img_size=64, embed_dim=16, depths=(1, 1, 1, 1), splits=(1, 2, 2, 2),
+                             num_heads=(2, 2, 4, 4), num_classes=3)
+    first, last = model.stages[0].blocks[0], model.stages[3].blocks[0]
+    assert [(a.h_split, a.w_split) for a in first.attns] == [(16, 1), (1, 16)]
+    assert [(a.h_split, a.w_split) for a in last.attns] == [(2, 2)]
+    logits = model(torch.randn(2, 3, 64, 64))
+    logits.sum().backward()
+    assert logits.shape == (2, 3) and first.attns[1].get_v.weight.grad.abs().sum() > 0
+    assert [i["num_chs"] for i in model.feature_info] == [16, 32, 64, 128]
+    assert model.get_classifier().in_features == 128

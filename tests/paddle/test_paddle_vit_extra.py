@@ -1,5 +1,5 @@
-"""TNT and CvT against PaddleClas itself: convert its random weights, compare float64 eval
-logits (TNT's pixel embedding asserts PaddleClas's 224 input; CvT runs at any size)."""
+"""TNT, CvT and CSWin against PaddleClas itself: convert its random weights, compare float64 eval
+logits (TNT and CSWin are fixed to their 224 input; CvT runs at any size)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from tests.paddle.harness import max_logit_diff
 
 pytestmark = pytest.mark.paddle
 
-CASES = [("TNT_small", 224), ("CvT_13_224", 64)]
+CASES = [("TNT_small", 224), ("CvT_13_224", 64), ("CSWinTransformer_tiny_224", 224)]
 
 
 @pytest.mark.parametrize("name, size", CASES, ids=[c[0] for c in CASES])

@@ -9,7 +9,8 @@ from importlib import import_module
 
 __all__ = ["all_rows", "FAMILY_MODULES"]
 
-FAMILY_MODULES = ("resnet", "mobile", "repvgg", "cnn", "vit", "vit_extra", "hrnet", "inception", "extra_cnn", "attention_cnn")
+FAMILY_MODULES = ("resnet", "mobile", "repvgg", "cnn", "vit", "vit_extra", "hrnet", "inception", "extra_cnn",
+                  "attention_cnn")
 
 
 def all_rows():
