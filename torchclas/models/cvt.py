@@ -155,6 +155,11 @@ class CvT(nn.Module):
 
     ``forward_features`` returns the normalised class token (B, 1, C); ``forward_head`` takes
     it to logits. Stage outputs (``stage{i}.to_map``) are listed in ``feature_info``.
+
+    Args:
+        variant: a key of :data:`CVT_SPECS` (``"13"``, ``"21"``, ``"W24"``).
+        drop_path_rate: stochastic depth of the last stage (PaddleClas: 0.1, W24 0.3; the
+            first two stages have none).
     """
 
     def __init__(self, variant: str = "13", num_classes: int = 1000, in_chans: int = 3,
