@@ -91,3 +91,14 @@ def tiny_config(tmp_path, tiny_data) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(tiny_config_dict(tiny_data, tmp_path / "output")))
     return path
+
+
+def paddle_state_size(name: str, **kwargs) -> tuple[int, int]:
+    """Elements and tensors of row ``name``'s state dict at class_num=1000, counted as PaddleClas
+    counts its own (BN statistics included, no ``num_batches_tracked``); built on the meta device."""
+    from torchclas.models import MODEL_TABLE
+
+    with torch.device("meta"):
+        model = MODEL_TABLE[name].build(num_classes=1000, **kwargs)
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    return sum(v.numel() for v in state.values()), len(state)

@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from torchclas.models import MODEL_TABLE, create_model
+from torchclas.models import create_model
 from torchclas.models.peleenet import TwoWayDenseLayer
 from torchclas.models.rednet import Involution, RedNet, stem_first
+from tests.conftest import paddle_state_size
 
 PADDLE_COUNTS = {
     "VAN_B0": (4113224, 372), "VAN_B1": (13874600, 294), "VAN_B2": (26604328, 580), "VAN_B3": (44811688, 1022),
@@ -22,16 +23,9 @@ PADDLE_COUNTS = {
 }
 
 
-def _state_size(model: nn.Module) -> tuple[int, int]:
-    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    return sum(v.numel() for v in state.values()), len(state)
-
-
 @pytest.mark.parametrize("name", sorted(PADDLE_COUNTS))
 def test_state_size_matches_paddleclas(name):
-    with torch.device("meta"):
-        model = MODEL_TABLE[name].build(num_classes=1000)
-    assert _state_size(model) == PADDLE_COUNTS[name]
+    assert paddle_state_size(name) == PADDLE_COUNTS[name]
 
 
 def _check_interface(model: nn.Module, width: int, map_size: int, reductions: list[int]) -> None:

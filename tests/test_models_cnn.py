@@ -13,6 +13,7 @@ from torch import nn
 
 from torchclas.models import MODEL_TABLE, create_model
 from torchclas.models.downscale_dropout import DownscaleInInferDropout
+from tests.conftest import paddle_state_size
 
 PADDLE_COUNTS = {  # name: (elements, tensors) of PaddleClas's state dict at class_num=1000
     "VGG16": (138353320, 19), "AlexNet": (61100840, 16), "SqueezeNet1_1": (1235496, 52),
@@ -23,16 +24,9 @@ PADDLE_COUNTS = {  # name: (elements, tensors) of PaddleClas's state dict at cla
 }
 
 
-def _state_size(model: nn.Module) -> tuple[int, int]:
-    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    return sum(v.numel() for v in state.values()), len(state)
-
-
 @pytest.mark.parametrize("name", sorted(PADDLE_COUNTS))
 def test_state_size_matches_paddleclas(name):
-    with torch.device("meta"):
-        model = MODEL_TABLE[name].build(num_classes=1000)
-    assert _state_size(model) == PADDLE_COUNTS[name]
+    assert paddle_state_size(name) == PADDLE_COUNTS[name]
 
 
 def test_vgg_convs_have_no_bias_and_linear_head():

@@ -14,11 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from torchclas.models import MODEL_TABLE, create_model
+from torchclas.models import create_model
 from torchclas.models.families.extra_cnn import _FASTERNET_RENAMES, _stem_first
 from torchclas.models.hardnet import HarDBlock, _link
 from torchclas.models.micronet import DynamicShiftMax, HardSigmoid, MicroNet
 from torchclas.models.mobilenext import SandglassBlock
+from tests.conftest import paddle_state_size
 
 PADDLE_COUNTS = {
     "HarDNet39_ds": (3505044, 372), "HarDNet68_ds": (4203202, 657), "HarDNet68": (17577960, 337),
@@ -33,16 +34,9 @@ PADDLE_COUNTS = {
 }
 
 
-def _state_size(model: nn.Module) -> tuple[int, int]:
-    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    return sum(v.numel() for v in state.values()), len(state)
-
-
 @pytest.mark.parametrize("name", sorted(PADDLE_COUNTS))
 def test_state_size_matches_paddleclas(name):
-    with torch.device("meta"):
-        model = MODEL_TABLE[name].build(num_classes=1000)
-    assert _state_size(model) == PADDLE_COUNTS[name]
+    assert paddle_state_size(name) == PADDLE_COUNTS[name]
 
 
 def test_harmonic_links_and_widths():
