@@ -10,7 +10,7 @@ from importlib import import_module
 __all__ = ["all_rows", "FAMILY_MODULES"]
 
 FAMILY_MODULES = ("resnet", "mobile", "repvgg", "cnn", "vit", "vit_extra", "hrnet", "inception", "extra_cnn",
-                  "attention_cnn")
+                  "attention_cnn", "hybrid", "more_rows")
 
 
 def all_rows():

@@ -70,15 +70,21 @@ class BottomRightPadConv2d(Conv2dSame):
         return F.conv2d(F.pad(x, (0, 2, 0, 2)), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
-def _efficientnetv2_s(**kwargs: Any) -> nn.Module:
-    """timm's ``tf_efficientnetv2_s`` (BN eps 1e-3, SAME padding) with PaddleClas's stride-2 padding."""
-    model = _timm("tf_efficientnetv2_s", **kwargs)
+def tf_efficientnetv2(timm_name: str, **kwargs: Any) -> nn.Module:
+    """timm's ``timm_name`` (a ``tf_efficientnetv2_*``: BN eps 1e-3, SAME padding) with
+    PaddleClas's stride-2 padding."""
+    model = _timm(timm_name, **kwargs)
     for module in model.modules():
         if isinstance(module, Conv2dSame):
             if module.stride != (2, 2) or module.kernel_size != (3, 3):
-                raise RuntimeError(f"tf_efficientnetv2_s: unexpected SAME conv {module}")
+                raise RuntimeError(f"{timm_name}: unexpected SAME conv {module}")
             module.__class__ = BottomRightPadConv2d
     return model
+
+
+def _efficientnetv2_s(**kwargs: Any) -> nn.Module:
+    """timm's ``tf_efficientnetv2_s`` with PaddleClas's stride-2 padding."""
+    return tf_efficientnetv2("tf_efficientnetv2_s", **kwargs)
 
 
 def _stem_first(keys: list[str]) -> list[str]:
