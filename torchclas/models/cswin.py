@@ -16,6 +16,8 @@ import torch
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
+from .plain_net import LinearHeadMixin
+
 __all__ = ["CSWinTransformer"]
 
 
@@ -137,7 +139,7 @@ class CSWinStage(nn.Module):
         return self.merge(x)
 
 
-class CSWinTransformer(nn.Module):
+class CSWinTransformer(LinearHeadMixin, nn.Module):
     """PaddleClas's ``CSwinTransformer`` with timm's model interface. The stripe layout is fixed
     by ``img_size`` (inputs must have that size). ``forward_features`` returns the normalised
     tokens (B, H*W, C); ``feature_info`` names each stage's last block (token outputs)."""
@@ -181,15 +183,3 @@ class CSWinTransformer(nn.Module):
         """Token mean, then (unless ``pre_logits``) the classifier."""
         x = x.mean(dim=1)
         return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits."""
-        return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        """The final Linear (Identity when reset to 0 classes)."""
-        return self.head
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """A fresh classifier for ``num_classes`` (0: none, the model returns pooled features)."""
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()

@@ -17,6 +17,8 @@ import torch
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
+from .plain_net import LinearHeadMixin
+
 __all__ = ["CvT", "CVT_SPECS"]
 
 # name -> (widths, heads, depths, last-stage drop-path rate); every row has 3 stages with
@@ -150,7 +152,7 @@ class Stage(nn.Module):
         return self.to_map(x, h, w), cls_token
 
 
-class CvT(nn.Module):
+class CvT(LinearHeadMixin, nn.Module):
     """PaddleClas's ``ConvolutionalVisionTransformer`` with timm's model interface.
 
     ``forward_features`` returns the normalised class token (B, 1, C); ``forward_head`` takes
@@ -203,15 +205,3 @@ class CvT(nn.Module):
         """Logits (or the pooled features with ``pre_logits``) from :meth:`forward_features`."""
         x = x[:, 0]
         return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits."""
-        return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        """The final Linear (Identity when reset to 0 classes)."""
-        return self.head
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """A fresh classifier for ``num_classes`` (0: none, the model returns pooled features)."""
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()

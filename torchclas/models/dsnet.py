@@ -12,12 +12,14 @@ rates of stages 2-4 restart from the first rates instead of continuing the linsp
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
+
+from .plain_net import LinearHeadMixin
 
 __all__ = ["DSNet", "MixBlock", "paddle_bilinear"]
 
@@ -118,7 +120,7 @@ class MixBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-class DSNet(nn.Module):
+class DSNet(LinearHeadMixin, nn.Module):
     """PaddleClas's ``MixVisionTransformer`` (DSNet) with timm's model interface.
 
     Unlike PaddleClas, the input size is free (PaddleClas asserts ``img_size`` in its patch
@@ -171,15 +173,3 @@ class DSNet(nn.Module):
         """Logits (or the averaged features with ``pre_logits``) from :meth:`forward_features`."""
         x = x.flatten(2).mean(-1)
         return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits."""
-        return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        """The final Linear (Identity when reset to 0 classes)."""
-        return self.head
-
-    def reset_classifier(self, num_classes: int, **_: Any) -> None:
-        """A fresh classifier for ``num_classes`` (0: none, the model returns pooled features)."""
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()

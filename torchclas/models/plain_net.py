@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["PlainNet", "stage_info"]
+__all__ = ["PlainNet", "LinearHeadMixin", "stage_info"]
 
 
 class PlainNet(nn.Module):
@@ -51,3 +51,20 @@ def stage_info(channels: list[int], reductions: list[int]) -> list[dict]:
     """timm-style ``feature_info`` for ``stages.0``, ``stages.1``, ..."""
     return [dict(num_chs=c, reduction=r, module=f"stages.{i}")
             for i, (c, r) in enumerate(zip(channels, reductions))]
+
+
+class LinearHeadMixin:
+    """``forward``, ``get_classifier`` and ``reset_classifier`` for nets whose classifier is
+    ``self.head``, a Linear over ``self.num_features`` (the transformer-style own modules)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits."""
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        """The final Linear (Identity when reset to 0 classes)."""
+        return self.head
+
+    def reset_classifier(self, num_classes: int, **_) -> None:
+        """A fresh classifier for ``num_classes`` (0: none, the model returns pooled features)."""
+        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()

@@ -11,11 +11,13 @@ both frameworks), so its weights convert in order.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 from timm.layers import Attention, DropPath, Mlp, trunc_normal_
 from torch import nn
+
+from .plain_net import LinearHeadMixin
 
 __all__ = ["UniFormer", "CBlock", "SABlock"]
 
@@ -116,7 +118,7 @@ class ConvEmbed(nn.Module):
         return self.proj(x)
 
 
-class UniFormer(nn.Module):
+class UniFormer(LinearHeadMixin, nn.Module):
     """PaddleClas's ``UniFormer`` with timm's model interface.
 
     Unlike PaddleClas, the input size is free with either stem (PaddleClas asserts
@@ -177,15 +179,3 @@ class UniFormer(nn.Module):
         """Logits (or the averaged features with ``pre_logits``) from :meth:`forward_features`."""
         x = x.flatten(2).mean(-1)
         return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits."""
-        return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:
-        """The final Linear (Identity when reset to 0 classes)."""
-        return self.head
-
-    def reset_classifier(self, num_classes: int, **_: Any) -> None:
-        """A fresh classifier for ``num_classes`` (0: none, the model returns pooled features)."""
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
