@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
-from .plain_net import LinearHeadMixin
+from .plain_net import FourStageMapMixin
 
 __all__ = ["DSNet", "MixBlock", "paddle_bilinear"]
 
@@ -120,7 +120,7 @@ class MixBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-class DSNet(LinearHeadMixin, nn.Module):
+class DSNet(FourStageMapMixin, nn.Module):
     """PaddleClas's ``MixVisionTransformer`` (DSNet) with timm's model interface.
 
     Unlike PaddleClas, the input size is free (PaddleClas asserts ``img_size`` in its patch
@@ -158,18 +158,3 @@ class DSNet(LinearHeadMixin, nn.Module):
         if isinstance(m, nn.Linear):
             trunc_normal_(m.weight, std=0.02)
             nn.init.zeros_(m.bias)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """BatchNorm-ed map of the last stage (B, C, H/32, W/32)."""
-        for i in range(1, 5):
-            x = getattr(self, f"patch_embed{i}")(x)
-            if i == 1:
-                x = self.pos_drop(x)
-            for block in getattr(self, f"blocks{i}"):
-                x = block(x)
-        return self.norm(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Logits (or the averaged features with ``pre_logits``) from :meth:`forward_features`."""
-        x = x.flatten(2).mean(-1)
-        return x if pre_logits else self.head(x)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["PlainNet", "LinearHeadMixin", "stage_info"]
+__all__ = ["PlainNet", "LinearHeadMixin", "FourStageMapMixin", "stage_info"]
 
 
 class PlainNet(nn.Module):
@@ -68,3 +68,24 @@ class LinearHeadMixin:
     def reset_classifier(self, num_classes: int, **_) -> None:
         """A fresh classifier for ``num_classes`` (0: none, the model returns pooled features)."""
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+
+class FourStageMapMixin(LinearHeadMixin):
+    """The feature path of nets laid out as PaddleClas's UniFormer/DSNet: ``patch_embed1..4``
+    each followed by ``blocks1..4`` (dropout ``pos_drop`` after the first embedding), then
+    ``norm``; the head averages the map and applies ``head``."""
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised map of the last stage (B, C, H/32, W/32)."""
+        for i in range(1, 5):
+            x = getattr(self, f"patch_embed{i}")(x)
+            if i == 1:
+                x = self.pos_drop(x)
+            for block in getattr(self, f"blocks{i}"):
+                x = block(x)
+        return self.norm(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Logits (or the averaged features with ``pre_logits``) from :meth:`forward_features`."""
+        x = x.flatten(2).mean(-1)
+        return x if pre_logits else self.head(x)

@@ -17,7 +17,7 @@ import torch
 from timm.layers import Attention, DropPath, Mlp, trunc_normal_
 from torch import nn
 
-from .plain_net import LinearHeadMixin
+from .plain_net import FourStageMapMixin
 
 __all__ = ["UniFormer", "CBlock", "SABlock"]
 
@@ -118,7 +118,7 @@ class ConvEmbed(nn.Module):
         return self.proj(x)
 
 
-class UniFormer(LinearHeadMixin, nn.Module):
+class UniFormer(FourStageMapMixin, nn.Module):
     """PaddleClas's ``UniFormer`` with timm's model interface.
 
     Unlike PaddleClas, the input size is free with either stem (PaddleClas asserts
@@ -164,18 +164,3 @@ class UniFormer(LinearHeadMixin, nn.Module):
             trunc_normal_(m.weight, std=0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """BatchNorm-ed map of the last stage (B, C, H/32, W/32)."""
-        for i in range(1, 5):
-            x = getattr(self, f"patch_embed{i}")(x)
-            if i == 1:
-                x = self.pos_drop(x)
-            for block in getattr(self, f"blocks{i}"):
-                x = block(x)
-        return self.norm(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Logits (or the averaged features with ``pre_logits``) from :meth:`forward_features`."""
-        x = x.flatten(2).mean(-1)
-        return x if pre_logits else self.head(x)
