@@ -46,7 +46,8 @@ def test_round_trip_restores_training_state(tmp_path):
     save_checkpoint(path, model, optimizer, scheduler, epoch=2, extra={"best_top1": 0.75, "run": "a"})
     assert path.is_file() and state_path(path) == tmp_path / "ckpt" / "latest.state.pt"
     assert state_path(path).is_file()
-    assert sorted(p.name for p in path.parent.iterdir()) == ["latest.safetensors", "latest.state.pt"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["latest.manifest.json", "latest.safetensors",
+                                                             "latest.state.pt"]
 
     model2, optimizer2, scheduler2 = _setup(1)
     assert not torch.equal(model2[0].weight, model[0].weight)
@@ -125,6 +126,9 @@ def test_corrupt_state_file_names_the_file(tmp_path):
     model, optimizer, scheduler = _setup(0)
     save_checkpoint(tmp_path / "c.safetensors", model, optimizer, scheduler, epoch=1)
     (tmp_path / "c.state.pt").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=r"c\.state\.pt: different from its manifest"):
+        load_checkpoint(tmp_path / "c.safetensors", model, optimizer, scheduler)
+    (tmp_path / "c.manifest.json").unlink()  # an older checkpoint without a manifest
     with pytest.raises(ValueError, match=r"c\.state\.pt: not a valid training-state file"):
         load_checkpoint(tmp_path / "c.safetensors", model, optimizer, scheduler)
 

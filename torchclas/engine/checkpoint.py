@@ -2,8 +2,10 @@
 
 ``<dir>/<name>.safetensors`` holds the model weights (loadable by ``Global.pretrained_model``);
 ``<dir>/<name>.state.pt`` beside it holds optimizer, scheduler, epoch and RNG state, loaded back
-with ``weights_only=True`` so nothing in it can run code. Each file is written to a temp file,
-fsynced and renamed, so a crash leaves the previous checkpoint intact.
+with ``weights_only=True`` so nothing in it can run code. The two files and a manifest of their
+checksums (``<name>.manifest.json``) are committed together (``manifest.commit_files``), so a
+crash at any moment leaves either the new checkpoint or the previous one complete, and
+``load_checkpoint`` refuses a pair that does not match its manifest.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..models.weights import read_state_dict
+from .manifest import CheckpointError, commit_files, manifest_path, verify
 
 __all__ = ["atomic_write", "save_weights", "save_checkpoint", "load_checkpoint", "rng_state",
-           "set_rng_state", "state_path"]
+           "set_rng_state", "state_path", "CheckpointError"]
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
@@ -58,8 +61,11 @@ def state_path(weights_path: str | Path) -> Path:
 def rng_state() -> dict[str, Any]:
     """Python, numpy and torch RNG states in a form ``torch.load(weights_only=True)`` accepts."""
     np_state = np.random.get_state()
-    return {"python": _listify(random.getstate()), "torch": torch.get_rng_state(),
-            "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
+    state = {"python": _listify(random.getstate()), "torch": torch.get_rng_state(),
+             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -69,36 +75,53 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     name, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, epoch: int, extra: dict[str, Any] | None = None,
-                    modules: dict[str, Any] | None = None) -> None:
-    """Write weights (``path``) and training state (``state_path(path)``) for resuming.
+                    modules: dict[str, Any] | None = None, progress: dict[str, Any] | None = None) -> None:
+    """Commit weights (``path``), training state (``state_path(path)``) and their manifest.
 
-    ``modules`` holds further state dicts to restore (EMA weights, the AMP loss scaler).
+    Args:
+        path: ``out/latest.safetensors`` (the suffix may be left off).
+        epoch: the last completed epoch.
+        extra: JSON values kept in the state and the weights' metadata (best top-1, arch).
+        modules: further state dicts to restore (EMA weights, the AMP loss scaler).
+        progress: where a mid-epoch checkpoint stands in epoch ``epoch + 1`` (batches done and
+            the epoch's running sums); ``None`` at an epoch's end.
     """
+    path = Path(str(path).removesuffix(".safetensors") + ".safetensors")
     state = {"epoch": epoch, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "rng": rng_state(), "extra": extra or {}, "modules": modules or {}}
-    atomic_write(state_path(path), lambda tmp: torch.save(state, tmp))
-    save_weights(model, path, {"epoch": epoch, **(extra or {})})
+             "rng": rng_state(), "extra": extra or {}, "modules": modules or {}, "progress": progress}
+    weights = {k: v.detach().contiguous().cpu() for k, v in _unwrap(model).state_dict().items()}
+    meta = {k: json.dumps(v) for k, v in {"epoch": epoch, **(extra or {})}.items()}
+    batch = int(progress["batches"]) if progress else 0
+    commit_files(path, {path: lambda tmp: save_file(weights, tmp, metadata=meta),
+                        state_path(path): lambda tmp: torch.save(state, tmp)},
+                 {"epoch": epoch, "batch": batch, "step": int(getattr(scheduler, "last_step", 0))})
 
 
 def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
                     scheduler: Any = None) -> dict[str, Any]:
     """Restore a checkpoint written by ``save_checkpoint``; returns the training state dict.
 
-    ``path`` may omit ``.safetensors``. Raises with the file named when the state file is
-    missing or does not belong to the weights.
+    ``path`` may omit ``.safetensors``. A checkpoint with a manifest is verified first (and an
+    interrupted commit finished); one without (older torchclas) loads as it is. Raises with the
+    file named when the state file is missing, altered or does not belong to the weights.
     """
+    path = Path(str(path).removesuffix(".safetensors") + ".safetensors")
+    if manifest_path(path).is_file():
+        verify(path)
     weights = read_state_dict(path)
-    spath = state_path(str(path).removesuffix(".safetensors") + ".safetensors")
+    spath = state_path(path)
     if not spath.is_file():
         raise FileNotFoundError(f"training state not found: '{spath}' (needed to resume '{path}')")
     try:
         state = torch.load(spath, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{spath}: not a valid training-state file: {exc}") from None
+        raise CheckpointError(f"{spath}: not a valid training-state file: {exc}") from None
     _unwrap(model).load_state_dict(weights)
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])
