@@ -1,7 +1,7 @@
 """``torchclas`` command line: each command is a thin shell over the library function of its name.
 
     torchclas data fashion-mnist --out data/fashion_mnist
-    torchclas train  -c CONFIG [-o Key.path=value ...] [--nproc N]
+    torchclas train  -c CONFIG [-o Key.path=value ...] [--nproc N] [--resume]
     torchclas eval   -c CONFIG -o Global.pretrained_model=PATH [--json]
     torchclas export -c CONFIG -o Global.pretrained_model=PATH --out model.onnx
     torchclas infer  MODEL IMAGE_OR_FOLDER... [--topk 5] [--backend onnxruntime|torch] [-c CONFIG] [--json]
@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             cmd.add_argument("--nproc", type=int, default=1, metavar="N",
                              help="train in N local processes (torchrun + DDP; batch_size is per process)")
+            cmd.add_argument("--resume", action="store_true",
+                             help="continue from the newest complete checkpoint in the run folder "
+                                  "(= -o Global.checkpoints=auto; starts fresh when there is none)")
 
     export = sub.add_parser("export", help="export a checkpoint to ONNX with preprocessing metadata")
     _add_config_args(export)
@@ -123,6 +126,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     from .engine import train
 
+    if args.resume:
+        args.override.append("Global.checkpoints=auto")
     cfg = _load(args)  # a bad config fails here, once, not in every process
     if args.nproc > 1:
         from .engine.distributed import launch
@@ -136,6 +141,12 @@ def _cmd_train(args: argparse.Namespace) -> None:
         raise ValueError(f"--nproc must be at least 1, got {args.nproc}")
     result = train(cfg)
     if os.environ.get("RANK", "0") != "0":
+        return
+    if result.get("stopped"):
+        command = " ".join(["torchclas train -c", args.config, *(f"-o {o}" for o in args.override
+                                                                 if o != "Global.checkpoints=auto")])
+        print(f"stopped by {result['stopped']}: checkpoint {result['checkpoint']}\n"
+              f"resume with: {command} --resume")
         return
     best = result["best_top1"]
     print(f"done: {result['output_dir']}" + (f"  best eval top1 {100 * best:.2f}% (epoch "

@@ -25,7 +25,14 @@ OpList = Optional[list[dict[str, Any]]]
 
 
 class GlobalConfig(Section):
-    """``Global``: run-wide settings (output folder, epochs, checkpoints, device, seed)."""
+    """``Global``: run-wide settings (output folder, epochs, checkpoints, device, seed).
+
+    ``checkpoints`` resumes from a checkpoint path, or with ``auto`` from the newest complete
+    one in the run folder. ``save_steps`` also commits ``latest`` every that many optimizer
+    steps inside an epoch. A NaN/Inf loss skips its step; after ``nan_patience`` such steps in
+    a row the run rolls back to its last checkpoint with the LR times ``nan_lr_factor``, at
+    most ``nan_max_rollbacks`` times, then stops with an error.
+    """
 
     checkpoints: Optional[str] = None
     pretrained_model: Optional[str] = None
@@ -33,6 +40,10 @@ class GlobalConfig(Section):
     device: Literal["auto", "cpu", "gpu", "cuda"] = "auto"
     class_num: Optional[int] = Field(None, ge=1)
     save_interval: int = Field(1, ge=1)
+    save_steps: Optional[int] = Field(None, ge=1)
+    nan_patience: int = Field(5, ge=1)
+    nan_lr_factor: float = Field(0.5, gt=0, lt=1)
+    nan_max_rollbacks: int = Field(3, ge=0)
     eval_during_train: bool = True
     eval_interval: int = Field(1, ge=1)
     epochs: int = Field(1, ge=1)

@@ -7,6 +7,7 @@ do not depend on the number of workers or on whether a run was resumed.
 
 from __future__ import annotations
 
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -20,7 +21,7 @@ from .datasets import build_dataset, collate_skip_bad
 from .pipeline import build_transforms
 from .samplers import SeededBatchSampler, build_batch_sampler
 
-__all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "build_dataloader"]
+__all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "build_dataloader", "batch_paths"]
 
 
 @contextmanager
@@ -97,10 +98,27 @@ def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, nu
     collate = collate_skip_bad if batch_ops is None else BatchCollate(batch_ops, class_num)
     loader = DataLoader(SeededDataset(dataset, with_seed=batch_ops is not None), batch_sampler=sampler,
                         num_workers=workers, collate_fn=collate, pin_memory=pin_memory,
+                        worker_init_fn=_ignore_sigint if workers else None,
                         persistent_workers=workers > 0 and split.loader.persistent_workers,
                         prefetch_factor=split.loader.prefetch_factor if workers else None)
     loader.base_dataset = dataset
     return loader
+
+
+def _ignore_sigint(worker_id: int) -> None:
+    """Ctrl-C reaches the whole process group: the workers leave it to the main process, which
+    stops gracefully (finishes the step, saves a checkpoint) and then ends them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def batch_paths(loader: DataLoader, index: int) -> list[str]:
+    """The image paths of batch ``index`` of the loader's current epoch (for error reports)."""
+    sampler = loader.batch_sampler
+    if not hasattr(sampler, "batch_at"):
+        return []
+    samples = getattr(getattr(loader, "base_dataset", None), "samples", None)
+    batch = sampler.batch_at(index)
+    return [str(samples[i][0]) if samples is not None else f"#{i}" for i, _ in batch]
 
 
 def _check_paths(image_root: str, cls_label_path: str | None, name: str) -> None:

@@ -14,6 +14,7 @@ of ``R`` takes positions ``r, r + R, ...`` of one global sequence.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Iterator
@@ -43,11 +44,18 @@ class SeededBatchSampler(Sampler[list[tuple[int, int]]]):
                  num_replicas: int = 1, rank: int = 0):
         self.size, self.batch_size, self.shuffle, self.drop_last = size, batch_size, shuffle, drop_last
         self.seed, self.num_replicas, self.rank, self.epoch = seed, num_replicas, rank, 0
+        self.start_batch = 0
         self.per_replica = math.ceil(size / num_replicas) if not drop_last else size // num_replicas
 
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the permutation and per-sample seeds of ``epoch``."""
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        """Choose the permutation and per-sample seeds of ``epoch``; iteration begins at batch
+        ``start_batch`` (a run resumed mid-epoch), yielding exactly the batches an
+        uninterrupted epoch has from there on."""
+        self.epoch, self.start_batch = epoch, start_batch
+
+    def batch_at(self, index: int) -> list[tuple[int, int]]:
+        """Batch ``index`` of the current epoch (counting from its first batch); ``[]`` past the end."""
+        return next(itertools.islice(self._batches(), index, None), [])
 
     def _generator(self) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
@@ -60,6 +68,9 @@ class SeededBatchSampler(Sampler[list[tuple[int, int]]]):
         return order[self.rank::self.num_replicas]
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        return itertools.islice(self._batches(), self.start_batch, None)
+
+    def _batches(self) -> Iterator[list[tuple[int, int]]]:
         base = (self.seed * 1_000_003 + self.epoch) * 10_000_019
         batch: list[tuple[int, int]] = []
         for position, index in enumerate(self._indices()):

@@ -82,12 +82,20 @@ class MetricsLog:
             f.flush()
 
     def read(self) -> list[dict[str, Any]]:
-        """All records written so far."""
+        """All records written so far (a line torn by a killed run is left out)."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        records = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+        return records
 
     def truncate_after(self, epoch: int) -> None:
-        """Drop records of epochs after ``epoch`` (a resumed run rewrites them)."""
-        kept = [r for r in self.read() if r.get("epoch", 0) <= epoch]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+        """Drop records of epochs after ``epoch`` (a resumed run rewrites them); atomic."""
+        from .checkpoint import atomic_write
+
+        kept = "".join(json.dumps(r) + "\n" for r in self.read() if r.get("epoch", 0) <= epoch)
+        atomic_write(self.path, lambda tmp: Path(tmp).write_text(kept, encoding="utf-8"))

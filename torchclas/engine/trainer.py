@@ -19,11 +19,15 @@ from ..data.samplers import label_counts
 from ..losses import build_loss
 from ..optim import plot_lr_curve
 from .build import build_train_state, lr_scale_factor, scaled_lr_config
-from .checkpoint import load_checkpoint, save_checkpoint, save_weights
+from .bad_images import BadImageLog
+from .checkpoint import save_weights
 from .distributed import DistInfo, all_reduce_sums, barrier, init_distributed, shutdown_distributed
 from .evaluate import run_eval
-from .loop import TrainState, train_one_epoch
+from .loop import EpochProgress, NonFiniteLoss, TrainState, train_one_epoch
 from .metrics import MetricsLog, build_metric
+from .recovery import (check_free_space, checkpoint_bytes, resolve_resume, resume, rollback,
+                       save_training_checkpoint)
+from .signals import TrainingStopped, stop_on_signals
 from .progress import console, summary_line
 from .runtime import attach_log_file, configure_threads, run_dir, seed_everything, select_device
 
@@ -36,9 +40,11 @@ def train(cfg: Config) -> dict[str, Any]:
     """Train ``cfg`` end to end; returns the last epoch's metrics and the best eval top-1.
 
     Writes ``Global.output_dir/<Arch.name>/``: ``config.yaml``, ``train.log``, ``lr.png``,
-    ``metrics.jsonl``, ``best_model.safetensors`` and ``latest.safetensors`` (+ ``.state.pt``).
-    ``Global.checkpoints`` resumes from a ``latest`` checkpoint exactly where it stopped.
-    Under ``torchrun`` each process trains on its shard and only rank 0 writes.
+    ``metrics.jsonl``, ``bad_images.txt``, ``best_model.safetensors`` and the ``latest``
+    checkpoint (``.safetensors`` + ``.state.pt`` + ``.manifest.json``).
+    ``Global.checkpoints`` (a path, or ``auto``) resumes exactly where a run stopped, mid-epoch
+    too. SIGTERM/Ctrl-C commit a checkpoint and return ``{"stopped": signal, ...}``. Under
+    ``torchrun`` each process trains on its shard and only rank 0 writes.
 
     Example:
         >>> result = train(load_config("configs/quickstart/fashion_mnist.yaml"))
@@ -77,42 +83,49 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
     counts = label_counts(train_loader.base_dataset, cfg.class_num)
     state = build_train_state(cfg, device, info, len(train_loader), counts)
     metrics_log = MetricsLog(out / "metrics.jsonl")
+    bad_log = BadImageLog(out / "bad_images.txt")
     if info.is_main:
+        check_free_space(out, 2 * checkpoint_bytes(state) * (2 if cfg.Global.save_interval < cfg.Global.epochs
+                                                              else 1))
         save_config(cfg, out / "config.yaml")
         plot_lr_curve(scaled_lr_config(cfg, lr_scale_factor(cfg, info.world_size)), cfg.Global.epochs,
                       math.ceil(len(train_loader) / cfg.Global.accum_steps), out / "lr.png")
-    if cfg.Global.checkpoints:
-        _resume(state, cfg.Global.checkpoints)
-        if info.is_main:
-            metrics_log.truncate_after(state.start_epoch - 1)
+    checkpoint = resolve_resume(cfg.Global.checkpoints, out)
+    if checkpoint is not None:
+        resume(state, checkpoint)
     elif info.is_main:
         metrics_log.path.unlink(missing_ok=True)
+        bad_log.path.unlink(missing_ok=True)
+    if info.is_main:
+        bad_log.write_missing(getattr(train_loader.base_dataset, "missing_files", []))
     log.info("training %s (%d classes) on %s: %d train images, %d steps/epoch, epochs %d..%d, output %s",
              cfg.Arch.name, cfg.class_num, device, len(train_loader.base_dataset), len(train_loader),
              state.start_epoch, cfg.Global.epochs, out)
-    return _epochs(cfg, state, seed, train_loader, eval_loader, metrics_log, out, counts)
+    loaders = (train_loader, eval_loader)
+    with stop_on_signals(state):
+        while True:
+            if info.is_main:
+                metrics_log.truncate_after(state.start_epoch - 1)
+                bad_log.truncate_after(state.start_epoch - 1)
+            try:
+                return _epochs(cfg, state, seed, loaders, metrics_log, bad_log, out, counts)
+            except NonFiniteLoss as err:
+                rollback(cfg, state, err)
+            except TrainingStopped:
+                return _stopped(state, out)
 
 
-def _resume(state: TrainState, checkpoint: str) -> None:
-    saved = load_checkpoint(checkpoint, state.net, state.optimizer, state.scheduler)
-    modules = saved.get("modules", {})
-    if state.ema is not None and "ema" in modules:
-        state.ema.load_state_dict(modules["ema"])
-    elif state.ema is not None:  # EMA switched on for the rest of the run: start from the weights
-        state.ema.module.load_state_dict(state.net.state_dict())
-    if state.scaler is not None and "scaler" in modules:
-        state.scaler.load_state_dict(modules["scaler"])
-    if state.low_precision is not None:
-        state.low_precision.weights_from_master()
-    state.start_epoch = int(saved["epoch"]) + 1
-    state.best_top1 = float(saved["extra"].get("best_top1", -1.0))
-    state.best_epoch = int(saved["extra"].get("best_epoch", 0))
-    log.info("resumed from %s: continuing at epoch %d", checkpoint, state.start_epoch)
+def _stopped(state: TrainState, out: Path) -> dict[str, Any]:
+    where = f"epoch {state.start_epoch}" if state.last_checkpoint is None else str(state.last_checkpoint)
+    log.warning("stopped by %s; checkpoint %s. Resume with the same command plus --resume "
+                "(or -o Global.checkpoints=auto)", state.stop_signal, where)
+    return {"stopped": state.stop_signal, "checkpoint": str(state.last_checkpoint),
+            "best_top1": state.best_top1, "best_epoch": state.best_epoch, "output_dir": str(out)}
 
 
-def _epochs(cfg: Config, state: TrainState, seed: int, train_loader: DataLoader,
-            eval_loader: DataLoader | None, metrics_log: MetricsLog, out: Path,
-            counts: list[int]) -> dict[str, Any]:
+def _epochs(cfg: Config, state: TrainState, seed: int, loaders: tuple[DataLoader, DataLoader | None],
+            metrics_log: MetricsLog, bad_log: BadImageLog, out: Path, counts: list[int]) -> dict[str, Any]:
+    train_loader, eval_loader = loaders
     epochs, main = cfg.Global.epochs, state.dist.is_main
     train_metric = build_metric(cfg.Metric.Train, "Metric.Train")
     eval_metric = build_metric(cfg.Metric.Eval, "Metric.Eval")
@@ -120,10 +133,13 @@ def _epochs(cfg: Config, state: TrainState, seed: int, train_loader: DataLoader,
     result: dict[str, Any] = {}
     for epoch in range(state.start_epoch, epochs + 1):
         began = time.perf_counter()
-        torch.manual_seed(seed * 1_009 + epoch)  # model-side randomness (dropout) per epoch
-        train_loader.batch_sampler.set_epoch(epoch)
+        progress = EpochProgress.from_dict(state.resume_progress if epoch == state.start_epoch else None)
+        if progress.batches == 0:  # a mid-epoch checkpoint restored the RNG where it stopped
+            torch.manual_seed(seed * 1_009 + epoch)  # model-side randomness (dropout) per epoch
+        train_loader.batch_sampler.set_epoch(epoch, progress.batches)
         stats = train_one_epoch(state, train_loader, train_metric, f"epoch {epoch}/{epochs}",
-                                cfg.Global.print_batch_step)
+                                cfg.Global.print_batch_step, progress,
+                                _mid_epoch_saver(cfg, state, epoch, len(train_loader), out))
         evaluation = None
         if eval_loader is not None and (epoch % cfg.Global.eval_interval == 0 or epoch == epochs):
             fp16_test = cfg.AMP is not None and cfg.AMP.use_fp16_test
@@ -132,17 +148,43 @@ def _epochs(cfg: Config, state: TrainState, seed: int, train_loader: DataLoader,
         state.scheduler.epoch_end(_plateau_metric(cfg, state, stats, evaluation))
         if main:
             metrics_log.write({"epoch": epoch, "split": "train", **stats})
+            bad_log.write(epoch, progress.bad_images)
             if evaluation is not None:
                 metrics_log.write({"epoch": epoch, "split": "eval", **evaluation})
                 _save_best(cfg, state, epoch, evaluation["top1"], out)
             _save_checkpoints(cfg, state, epoch, out)
             log.info(summary_line(epoch, epochs, stats, evaluation, time.perf_counter() - began))
+        state.last_checkpoint = out / "latest"
+        state.resume_progress = None
         barrier(state.dist)
         result = {"epoch": epoch, "train": stats, "eval": evaluation}
+        if state.stop_signal is not None and epoch < epochs:
+            raise TrainingStopped
     if eval_loader is None and main:  # no evaluation: the last weights are the best we know
         save_weights(state.eval_model, out / "best_model.safetensors", {"epoch": epochs, "arch": cfg.Arch.name})
     result.update(best_top1=state.best_top1, best_epoch=state.best_epoch, output_dir=str(out))
     return result
+
+
+def _mid_epoch_saver(cfg: Config, state: TrainState, epoch: int, batches: int, out: Path):
+    """After each optimizer step: commit ``latest`` every ``Global.save_steps`` steps, and on a
+    stop signal commit it and stop. Steps that end the epoch are left to the epoch's end."""
+    every = cfg.Global.save_steps
+
+    def after_step(progress: EpochProgress) -> None:
+        if progress.batches >= batches:
+            return
+        stop = state.stop_signal is not None
+        if not stop and not (every and state.scheduler.last_step % every == 0):
+            return
+        if state.dist.is_main:
+            save_training_checkpoint(cfg, state, out / "latest", epoch - 1, progress)
+        state.last_checkpoint = out / "latest"
+        barrier(state.dist)
+        if stop:
+            raise TrainingStopped
+
+    return after_step
 
 
 def _plateau_metric(cfg: Config, state: TrainState, stats: dict, evaluation: dict | None) -> float:
@@ -157,21 +199,19 @@ def _plateau_metric(cfg: Config, state: TrainState, stats: dict, evaluation: dic
 
 def _save_checkpoints(cfg: Config, state: TrainState, epoch: int, out: Path) -> None:
     """``latest`` every epoch, and ``epoch_N`` every ``save_interval`` epochs, as PaddleClas does."""
-    extra = {"best_top1": state.best_top1, "best_epoch": state.best_epoch, "arch": cfg.Arch.name,
-             "class_num": cfg.class_num}
-    modules = {"ema": state.ema.state_dict()} if state.ema is not None else {}
-    if state.scaler is not None:
-        modules["scaler"] = state.scaler.state_dict()
     names = ["latest"] + ([f"epoch_{epoch}"] if epoch % cfg.Global.save_interval == 0 else [])
     for name in names:
-        save_checkpoint(out / f"{name}.safetensors", state.net, state.optimizer, state.scheduler,
-                        epoch, extra, modules)
+        save_training_checkpoint(cfg, state, out / name, epoch)
 
 
 def _save_best(cfg: Config, state: TrainState, epoch: int, top1: float, out: Path) -> None:
     if top1 <= state.best_top1:
         return
     state.best_top1, state.best_epoch = top1, epoch
-    save_weights(state.eval_model, out / "best_model.safetensors",
-                 {"epoch": epoch, "top1": top1, "arch": cfg.Arch.name, "class_num": cfg.class_num})
+    try:
+        save_weights(state.eval_model, out / "best_model.safetensors",
+                     {"epoch": epoch, "top1": top1, "arch": cfg.Arch.name, "class_num": cfg.class_num})
+    except OSError as exc:
+        log.error("could not write best_model.safetensors: %s; the previous best is intact", exc.strerror or exc)
+        return
     console.print(f"[green]new best top1 {100 * top1:.2f}% at epoch {epoch}[/green]")

@@ -158,6 +158,7 @@ class LRScheduler:
         self.cfg, self.optimizer = cfg, optimizer
         self.epochs, self.steps_per_epoch = epochs, max(steps_per_epoch, 1)
         self.last_step = 0
+        self.scale = 1.0  # lowered by a NaN rollback (Global.nan_lr_factor)
         plateau = cfg.name == "ReduceOnPlateau"
         self.level: float | None = cfg.learning_rate if plateau else None
         self.best: float | None = None
@@ -173,7 +174,7 @@ class LRScheduler:
     def current_lr(self) -> float:
         """The base LR (before per-group ``lr_scale``) at the current step."""
         lr = lr_at_step(self.cfg, self.last_step, self.epochs, self.steps_per_epoch)
-        return lr if self.level is None else min(lr, self.level)
+        return self.scale * (lr if self.level is None else min(lr, self.level))
 
     def _apply(self) -> None:
         lr = self.current_lr()
@@ -216,13 +217,18 @@ class LRScheduler:
             return metric < best - margin
         return metric > best + margin
 
+    def set_scale(self, scale: float) -> None:
+        """Multiply the whole schedule by ``scale`` from now on (a NaN rollback lowers it)."""
+        self.scale = float(scale)
+        self._apply()
+
     def get_last_lr(self) -> list[float]:
         """The LR of each param group, as torch schedulers report it."""
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
-        """Step count and plateau state (plain numbers, loadable with ``weights_only=True``)."""
-        return {"last_step": self.last_step, "level": self.level, "best": self.best,
+        """Step count, LR scale and plateau state (plain numbers, loadable with ``weights_only=True``)."""
+        return {"last_step": self.last_step, "scale": self.scale, "level": self.level, "best": self.best,
                 "bad_epochs": self.bad_epochs, "cooldown_left": self.cooldown_left}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -230,7 +236,7 @@ class LRScheduler:
         if "last_step" not in state:  # LambdaLR: last_epoch counts its steps
             state = {"last_step": state["last_epoch"]}
         self.last_step = int(state["last_step"])
-        for key in ("level", "best", "bad_epochs", "cooldown_left"):
+        for key in ("scale", "level", "best", "bad_epochs", "cooldown_left"):
             if key in state:
                 setattr(self, key, state[key])
         self._apply()

@@ -1,0 +1,1 @@
+"""Tools for testing torchclas and runs built on it: tiny data sets, corrupt images, fault injection."""
