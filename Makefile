@@ -10,7 +10,7 @@ FM_DATA := data/fashion_mnist
 QUICKSTART := configs/quickstart/fashion_mnist.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-paddle data clean
+.PHONY: venv demo test faults test-paddle data clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ demo: data
 
 test: venv
 	$(PY) -m pytest -n 2 -q
+
+# The fault-injection suite in full (make test runs it with 4 kills and one seed).
+faults: venv
+	TORCHCLAS_FAULT_KILLS=8 TORCHCLAS_FAULT_SEEDS=4 $(PY) -m pytest -n 2 -q -m faults
 
 clean:
 	rm -rf output build *.egg-info .pytest_cache

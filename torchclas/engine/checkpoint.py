@@ -37,6 +37,7 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a checkpoint should read like any other
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

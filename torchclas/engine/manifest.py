@@ -69,6 +69,7 @@ def _sha256(path: Path) -> str:
 
 def _write_synced(path: Path, write: Callable[[str], None]) -> None:
     write(str(path))
+    os.chmod(path, 0o644)  # what a plain open() gives under the usual umask; temp files get 0600
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
 

@@ -148,8 +148,8 @@ def compare_runs(a: str | Path, b: str | Path) -> dict[str, object]:
             return {"identical": False, "max_abs_diff": float("inf"), "metrics_equal": False}
         for key in left:
             identical &= torch.equal(left[key], right[key])
-            if left[key].is_floating_point():
-                worst = max(worst, float((left[key].double() - right[key].double()).abs().max(initial=0.0)))
+            if left[key].is_floating_point() and left[key].numel():
+                worst = max(worst, float((left[key].double() - right[key].double()).abs().max()))
     return {"identical": identical, "max_abs_diff": worst, "metrics_equal": _metrics(a) == _metrics(b)}
 
 
