@@ -177,3 +177,14 @@ def test_failed_checkpoint_write_keeps_previous_and_goes_on(faulty, tmp_path, ti
     out = tmp_path / "run" / "PPLCNet_x0_25"
     assert verify(out / "latest")["epoch"] == 3
     assert not list(out.glob(".*.pending"))
+
+
+def test_amp_overflows_are_skipped_by_the_scaler_and_counted(tmp_path, tiny_data):
+    cfg = tiny_config_dict(tiny_data, tmp_path / "run", epochs=1)
+    cfg["AMP"] = {"dtype": "float16", "scale_loss": 2.0 ** 40}  # fp16 gradients overflow at first
+    path = tmp_path / "amp.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = train(load_config(path))
+    assert result["train"]["amp_overflows"] >= 1
+    assert result["train"]["nonfinite_steps"] == 0  # the loss itself stayed finite
+    assert all(torch.isfinite(t).all() for t in _weights(tmp_path / "run").values())

@@ -1,0 +1,177 @@
+"""Fault injection, counted: does every fault end the way the docs say?
+
+Rows (target: every one 100%):
+
+* ``SIGKILL``: ``--seeds`` runs of the tiny data set, each killed ``--kills`` times (half of the
+  kills inside a checkpoint commit), resumed until done; handled = the final weights and
+  metrics equal an uninterrupted run bit for bit.
+* ``corrupt image kinds``: every kind ``torchclas.testing.corrupt_images`` writes, read by a
+  file-list dataset; handled = decoded correctly (valid exotic formats) or skipped with its path
+  and reason (broken ones), and in strict mode the run stops naming the file.
+* ``NaN/Inf loss``: losses forced to NaN (one step; a streak past ``nan_patience``; a streak
+  after a mid-epoch checkpoint) and a real divergence (the LR jumps to 1e20 after epoch 1);
+  handled = the run finishes with finite weights after skipping/rolling back, or, with no
+  checkpoint to roll back to, stops with the documented error.
+* ``AMP overflow``: float16 with an absurd initial loss scale; handled = overflows counted,
+  skipped by the scaler, finite weights.
+
+    python bench/faults.py --kills 6 --seeds 3
+
+Runs are ``torchclas train`` processes (SIGKILL) or in-process ``torchclas.train`` calls, on
+data made under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import signal  # noqa: F401  (documented fault kinds)
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+from rich.console import Console
+from rich.table import Table
+from safetensors.torch import load_file
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from torchclas.config import load_config  # noqa: E402
+from torchclas.engine import train  # noqa: E402
+from torchclas.engine.recovery import TrainingDiverged  # noqa: E402
+from torchclas.losses import LOSSES  # noqa: E402
+from torchclas.testing.faults import compare_runs, train_cli, train_with_kills  # noqa: E402
+from torchclas.testing.tiny import tiny_config_dict, write_dataset  # noqa: E402
+
+ARCH = "PPLCNet_x0_25"
+
+
+def _write_config(out: Path, data: Path, name: str, **globals_) -> Path:
+    cfg = tiny_config_dict(data, out / name, epochs=globals_.pop("epochs", 3))
+    for key, value in globals_.items():
+        section, _, leaf = key.rpartition(".")
+        target = cfg
+        for part in (section.split(".") if section else ["Global"]):
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    path = out / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def bench_kills(out: Path, data: Path, kills: int, seeds: int) -> list[tuple[str, int, int]]:
+    """SIGKILL rows: (what, injected, handled)."""
+    straight_cfg = _write_config(out, data, "straight", epochs=8, save_steps=1)
+    subprocess.run(train_cli(straight_cfg), check=True, capture_output=True)
+    sent = during = resumed = identical = finished = 0
+    for seed in range(seeds):
+        name = f"killed_{seed}"
+        config = _write_config(out, data, name, epochs=8, save_steps=1)
+        report = train_with_kills(config, out / name / ARCH, kills=kills, seed=seed, max_delay=1.5)
+        sent, during, resumed = sent + report.kills, during + report.during_write, resumed + report.resumes
+        finished += report.finished
+        same = report.finished and compare_runs(out / "straight" / ARCH, out / name / ARCH)
+        identical += bool(same) and same["identical"] and same["metrics_equal"]
+    return [("SIGKILL at a random moment or inside a commit", sent, sent if finished == seeds else 0),
+            (f"  of them inside a checkpoint commit", during, during if finished == seeds else 0),
+            ("  runs resumed (kills + final run)", resumed, resumed if finished == seeds else 0),
+            ("  runs ending bit-identical to an uninterrupted run", seeds, identical)]
+
+
+class InjectedNaN(nn.Module):
+    """Cross-entropy made NaN on the calls listed in ``InjectedNaN.at`` (1-based)."""
+
+    at: set[int] = set()
+    calls = 0
+
+    def __init__(self, weight: float = 1.0):
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, logits, labels):
+        InjectedNaN.calls += 1
+        loss = nn.functional.cross_entropy(logits, labels)
+        return loss * float("nan") if InjectedNaN.calls in InjectedNaN.at else loss
+
+
+def _finite_run(out: Path, name: str) -> bool:
+    weights = load_file(str(out / name / ARCH / "latest.safetensors"))
+    return all(bool(torch.isfinite(t).all()) for t in weights.values())
+
+
+def _nan_case(out: Path, data: Path, name: str, at: set[int], expect: str, **globals_) -> bool:
+    InjectedNaN.calls, InjectedNaN.at = 0, at
+    config = _write_config(out, data, name, **{"Loss.Train": [{"InjectedNaN": {"weight": 1.0}}], **globals_})
+    try:
+        result = train(load_config(config))
+    except TrainingDiverged as exc:
+        return expect == "stops" and "Optimizer.lr.learning_rate" in str(exc)
+    return expect == "recovers" and math.isfinite(result["train"]["loss"]) and _finite_run(out, name)
+
+
+def bench_nan(out: Path, data: Path) -> list[tuple[str, int, int]]:
+    """NaN rows: each case is one injection."""
+    LOSSES["InjectedNaN"] = InjectedNaN
+    cases = [
+        ("one NaN step (skipped)", "recovers", {2}, {}),
+        ("NaN streak past nan_patience (rollback)", "recovers", set(range(8, 12)), {"nan_patience": 3}),
+        ("NaN streak after a mid-epoch checkpoint", "recovers", set(range(10, 14)),
+         {"nan_patience": 3, "save_steps": 2}),
+        ("NaN streak with nothing to roll back to", "stops", set(range(1, 10_000)), {"nan_patience": 2}),
+    ]
+    handled = sum(_nan_case(out, data, f"nan_{i}", at, expect, **extra)
+                  for i, (_, expect, at, extra) in enumerate(cases))
+    lr = {"name": "Piecewise", "decay_epochs": [1], "values": [0.05, 1e20]}
+    diverged = _nan_case(out, data, "diverge", set(), "recovers", **{"Optimizer.lr": lr, "nan_patience": 2,
+                                                                      "nan_lr_factor": 1e-7})
+    return [("NaN/Inf loss injected (4 kinds)", len(cases), handled),
+            ("real divergence: LR 1e20 after epoch 1", 1, int(diverged))]
+
+
+def bench_amp(out: Path, data: Path) -> list[tuple[str, int, int]]:
+    """AMP row: float16 with initial loss scale 2^40 overflows until the scaler backs off."""
+    config = _write_config(out, data, "amp", epochs=1, **{"AMP.dtype": "float16", "AMP.scale_loss": 2.0 ** 40})
+    result = train(load_config(config))
+    overflows = result["train"]["amp_overflows"]
+    return [("AMP float16 overflow steps (counted, skipped)", overflows,
+             overflows if _finite_run(out, "amp") else 0)]
+
+
+def bench_corrupt(out: Path) -> list[tuple[str, int, int]]:
+    """Corrupt-image rows, from ``torchclas.testing.corrupt_images``."""
+    from torchclas.testing.corrupt_images import check_corrupt_cases
+
+    results = check_corrupt_cases(out / "corrupt")
+    return [("corrupt / exotic image kinds", len(results), sum(ok for _, ok in results)),
+            *((f"  {kind}", 1, int(ok)) for kind, ok in results)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kills", type=int, default=6, help="SIGKILLs per run")
+    parser.add_argument("--seeds", type=int, default=3, help="killed runs (different moments)")
+    parser.add_argument("--out", type=Path, default=ROOT / "output" / "bench_faults")
+    args = parser.parse_args()
+    shutil.rmtree(args.out, ignore_errors=True)
+    args.out.mkdir(parents=True)
+    data = write_dataset(args.out / "data")
+    torch.set_num_threads(1)
+    rows = [*bench_kills(args.out, data, args.kills, args.seeds), *bench_corrupt(args.out),
+            *bench_nan(args.out, data), *bench_amp(args.out, data)]
+    table = Table(title="fault injection (tiny data set, PPLCNet_x0_25, CPU)")
+    for column in ("fault", "injected", "handled as stated", "rate"):
+        table.add_column(column, justify="left" if column == "fault" else "right")
+    for what, injected, handled in rows:
+        table.add_row(what, str(injected), str(handled), f"{100 * handled / max(injected, 1):.0f}%")
+    Console(width=120).print(table)
+
+
+if __name__ == "__main__":
+    main()
