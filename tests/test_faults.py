@@ -80,3 +80,28 @@ def test_stop_signal_saves_exits_0_and_resumes_identically(tmp_path, tiny_data, 
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stderr
     assert compare_runs(straight, run) == {"identical": True, "max_abs_diff": 0.0, "metrics_equal": True}
+
+
+def test_sigterm_to_a_distributed_launcher_stops_all_processes_and_resumes(tmp_path, tiny_data):
+    def run(config, *extra):
+        return subprocess.run(train_cli(config) + ["--nproc", "2", *extra], capture_output=True, text=True,
+                              timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    straight_cfg, straight = _config(tmp_path, tiny_data, "straight", epochs=4)
+    assert run(straight_cfg).returncode == 0
+    config, run_dir = _config(tmp_path, tiny_data, "stopped", epochs=4)
+    process = subprocess.Popen(train_cli(config) + ["--nproc", "2"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 300
+    while not (run_dir / "latest.manifest.json").is_file():
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "resume with:" in out and "--nproc 2 --resume" in out
+    resumed = run(config, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stderr
+    result = compare_runs(straight, run_dir)
+    assert result == {"identical": True, "max_abs_diff": 0.0, "metrics_equal": True}  # gloo sums 2 ranks exactly

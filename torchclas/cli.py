@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from typing import Any, Callable
 
@@ -133,7 +134,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
         from .engine.distributed import launch
 
         overrides = [part for override in args.override for part in ("-o", override)]
-        if launch(args.nproc, ["train", "-c", args.config, *overrides]) != 0:
+        status = launch(args.nproc, ["train", "-c", args.config, *overrides])
+        if status > 128:
+            _print_resume(args, signal.Signals(status - 128).name, "the run folder's latest")
+        elif status != 0:
             raise RuntimeError(f"distributed training with {args.nproc} processes failed "
                                "(the failing process's error is printed above)")
         return
@@ -143,14 +147,20 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if os.environ.get("RANK", "0") != "0":
         return
     if result.get("stopped"):
-        command = " ".join(["torchclas train -c", args.config, *(f"-o {o}" for o in args.override
-                                                                 if o != "Global.checkpoints=auto")])
-        print(f"stopped by {result['stopped']}: checkpoint {result['checkpoint']}\n"
-              f"resume with: {command} --resume")
+        if "LOCAL_RANK" not in os.environ:  # under torchrun the launcher says it, with --nproc
+            _print_resume(args, result["stopped"], result["checkpoint"])
         return
     best = result["best_top1"]
     print(f"done: {result['output_dir']}" + (f"  best eval top1 {100 * best:.2f}% (epoch "
                                                f"{result['best_epoch']})" if best >= 0 else ""))
+
+
+def _print_resume(args: argparse.Namespace, signal_name: str, checkpoint: str) -> None:
+    command = ["torchclas train -c", args.config, *(f"-o {o}" for o in args.override
+                                                   if o != "Global.checkpoints=auto")]
+    if args.nproc > 1:
+        command.append(f"--nproc {args.nproc}")
+    print(f"stopped by {signal_name}: checkpoint {checkpoint}\nresume with: {' '.join(command)} --resume")
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:

@@ -93,8 +93,11 @@ def barrier(info: DistInfo) -> None:
 def launch(nproc: int, argv: list[str]) -> int:
     """Run ``python -m torchclas <argv>`` in ``nproc`` local processes through torchrun.
 
-    Returns 0 when every process succeeded, 1 otherwise (torchrun reports which failed).
+    Returns 0 when every process succeeded, 1 otherwise (torchrun reports which failed), and
+    128 + the signal number when this launcher was stopped by SIGTERM/SIGINT: torchrun passes
+    the signal on, and the processes commit a checkpoint and exit.
     """
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun
 
@@ -104,4 +107,6 @@ def launch(nproc: int, argv: list[str]) -> int:
         torchrun(args)
     except ChildFailedError:
         return 1
+    except SignalException as exc:
+        return 128 + int(exc.sigval)
     return 0

@@ -3,6 +3,7 @@ many processes."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -117,8 +118,9 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
 
 def _stopped(state: TrainState, out: Path) -> dict[str, Any]:
     where = f"epoch {state.start_epoch}" if state.last_checkpoint is None else str(state.last_checkpoint)
-    log.warning("stopped by %s; checkpoint %s. Resume with the same command plus --resume "
-                "(or -o Global.checkpoints=auto)", state.stop_signal, where)
+    if state.dist.is_main:
+        log.warning("stopped by %s; checkpoint %s. Resume with the same command plus --resume "
+                    "(or -o Global.checkpoints=auto)", state.stop_signal, where)
     return {"stopped": state.stop_signal, "checkpoint": str(state.last_checkpoint),
             "best_top1": state.best_top1, "best_epoch": state.best_epoch, "output_dir": str(out)}
 
@@ -134,6 +136,8 @@ def _epochs(cfg: Config, state: TrainState, seed: int, loaders: tuple[DataLoader
     for epoch in range(state.start_epoch, epochs + 1):
         began = time.perf_counter()
         progress = EpochProgress.from_dict(state.resume_progress if epoch == state.start_epoch else None)
+        if not main:  # rank 0 carries the sums a mid-epoch checkpoint kept
+            progress = EpochProgress(batches=progress.batches)
         if progress.batches == 0:  # a mid-epoch checkpoint restored the RNG where it stopped
             torch.manual_seed(seed * 1_009 + epoch)  # model-side randomness (dropout) per epoch
         train_loader.batch_sampler.set_epoch(epoch, progress.batches)
@@ -177,14 +181,28 @@ def _mid_epoch_saver(cfg: Config, state: TrainState, epoch: int, batches: int, o
         stop = state.stop_signal is not None
         if not stop and not (every and state.scheduler.last_step % every == 0):
             return
+        totals = _summed_progress(state, progress)
         if state.dist.is_main:
-            save_training_checkpoint(cfg, state, out / "latest", epoch - 1, progress)
+            save_training_checkpoint(cfg, state, out / "latest", epoch - 1, totals)
         state.last_checkpoint = out / "latest"
         barrier(state.dist)
         if stop:
             raise TrainingStopped
 
     return after_step
+
+
+def _summed_progress(state: TrainState, progress: EpochProgress) -> EpochProgress:
+    """The epoch's running sums over all processes (what a mid-epoch checkpoint keeps; on
+    resume rank 0 carries them and the other ranks start from zero)."""
+    if not state.dist.enabled:
+        return progress
+    ks = sorted(progress.correct)
+    sums = all_reduce_sums([progress.loss_sum, progress.seen, progress.count, progress.nonfinite,
+                            progress.overflows, *(progress.correct[k] for k in ks)], state.device, state.dist)
+    return dataclasses.replace(progress, loss_sum=sums[0], seen=int(sums[1]), count=int(sums[2]),
+                               nonfinite=int(sums[3]), overflows=int(sums[4]),
+                               correct={k: int(v) for k, v in zip(ks, sums[5:])})
 
 
 def _plateau_metric(cfg: Config, state: TrainState, stats: dict, evaluation: dict | None) -> float:
