@@ -105,3 +105,68 @@ def test_sigterm_to_a_distributed_launcher_stops_all_processes_and_resumes(tmp_p
     assert "resumed from" in resumed.stderr
     result = compare_runs(straight, run_dir)
     assert result == {"identical": True, "max_abs_diff": 0.0, "metrics_equal": True}  # gloo sums 2 ranks exactly
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 48 MiB tmpfs (needs root and mount rights: skipped elsewhere), unmounted afterwards."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(folder) -> None:
+    with open(folder / "filler", "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * (1 << 20))
+                handle.flush()
+        except OSError:
+            pass
+
+
+def test_read_only_output_folder_fails_before_training(tmp_path, tiny_data, small_disk):
+    (small_disk / "out").mkdir()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    cfg = tiny_config_dict(tiny_data, small_disk / "out", epochs=1)
+    config = tmp_path / "ro.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    done = subprocess.run(train_cli(config), capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 1
+    assert "Global.output_dir: cannot write to" in done.stderr and "Read-only file system" in done.stderr
+    assert "training PPLCNet" not in done.stderr
+
+
+def test_disk_filling_up_mid_run_keeps_the_last_checkpoint(tmp_path, tiny_data, small_disk):
+    cfg = tiny_config_dict(tiny_data, small_disk / "out", epochs=12)
+    cfg["Global"]["save_interval"] = 1000
+    config = tmp_path / "full.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    run = small_disk / "out" / ARCH
+    process = subprocess.Popen(train_cli(config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    while not (run / "latest.manifest.json").is_file():
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.01)
+    _fill(small_disk)  # another program takes all the space
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err  # the run went on
+    assert "could not write checkpoint" in err and "No space left on device" in err
+    assert "the previous one is intact" in err
+    from torchclas.engine.manifest import verify
+
+    saved = verify(run / "latest")["epoch"]
+    assert 1 <= saved < 12
+    (small_disk / "filler").unlink()  # space again: the same command resumes from it
+    resumed = subprocess.run(train_cli(config, resume=True), capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"continuing at epoch {saved + 1}" in resumed.stderr
+    assert verify(run / "latest")["epoch"] == 12

@@ -6,8 +6,11 @@ the lines of the epochs it redoes, so each epoch is listed once.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Iterable, Sequence
+
+log = logging.getLogger("torchclas")
 
 __all__ = ["BadImageLog"]
 
@@ -21,9 +24,13 @@ class BadImageLog:
     def write(self, epoch: int, bad: Iterable[Sequence[str]]) -> None:
         """Record ``(path, reason)`` pairs skipped in ``epoch``."""
         lines = [f"{epoch}\t{path}\t{_one_line(reason)}\n" for path, reason in bad]
-        if lines:
+        if not lines:
+            return
+        try:
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.writelines(lines)
+        except OSError as exc:
+            log.error("could not append to %s: %s", self.path, exc.strerror or exc)
 
     def write_missing(self, missing: Iterable[tuple[int, str]]) -> None:
         """Record files the list names but that do not exist, once (epoch 0)."""

@@ -10,15 +10,18 @@ crash at any moment leaves either the new checkpoint or the previous one complet
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch import nn
 
@@ -46,11 +49,21 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
         raise
 
 
+def write_safetensors(tensors: dict[str, torch.Tensor], path: str, metadata: dict[str, str]) -> None:
+    """``safetensors.save_file``, with its I/O failures (disk full) raised as ``OSError``."""
+    try:
+        save_file(tensors, path, metadata=metadata)
+    except SafetensorError as exc:
+        code = re.search(r"os error (\d+)", str(exc))
+        raise OSError(int(code.group(1)) if code else errno.EIO,
+                      os.strerror(int(code.group(1))) if code else str(exc)) from None
+
+
 def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
     """Save ``model``'s state dict as safetensors; ``metadata`` is stored as JSON strings."""
     state = {k: v.detach().contiguous().cpu() for k, v in _unwrap(model).state_dict().items()}
     meta = {k: json.dumps(v) for k, v in (metadata or {}).items()}
-    atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
+    atomic_write(path, lambda tmp: write_safetensors(state, tmp, meta))
 
 
 def state_path(weights_path: str | Path) -> Path:
@@ -99,7 +112,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     weights = {k: v.detach().contiguous().cpu() for k, v in _unwrap(model).state_dict().items()}
     meta = {k: json.dumps(v) for k, v in {"epoch": epoch, **(extra or {})}.items()}
     batch = int(progress["batches"]) if progress else 0
-    commit_files(path, {path: lambda tmp: save_file(weights, tmp, metadata=meta),
+    commit_files(path, {path: lambda tmp: write_safetensors(weights, tmp, meta),
                         state_path(path): lambda tmp: torch.save(state, tmp)},
                  {"epoch": epoch, "batch": batch, "step": int(getattr(scheduler, "last_step", 0))})
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import torch
+
+log = logging.getLogger("torchclas")
 
 __all__ = ["TopkAcc", "METRICS", "build_metric", "topk_correct", "MetricsLog"]
 
@@ -76,10 +79,16 @@ class MetricsLog:
         self.path = Path(path)
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` (e.g. ``{"epoch": 1, "split": "eval", "top1": 0.9, ...}``)."""
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
+        """Append ``record`` (e.g. ``{"epoch": 1, "split": "eval", "top1": 0.9, ...}``).
+
+        A full disk is logged, not raised: the run goes on, and a resume rewrites the epochs
+        after its checkpoint."""
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+                f.flush()
+        except OSError as exc:
+            log.error("could not append to %s: %s", self.path, exc.strerror or exc)
 
     def read(self) -> list[dict[str, Any]]:
         """All records written so far (a line torn by a killed run is left out)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -67,9 +68,33 @@ def run_dir(cfg: Config) -> Path:
     return path
 
 
+class RunLogFile(logging.FileHandler):
+    """``train.log``: when the disk refuses a write (full, gone) it says so once on stderr and
+    stops writing the file, instead of a traceback per record; the terminal log goes on."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            error = sys.exc_info()[1]
+            print(f"torchclas: cannot write {self.baseFilename} ({getattr(error, 'strerror', None) or error}); "
+                  "logging to the terminal only", file=sys.stderr)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:
+            pass
+
+
 def attach_log_file(path: Path) -> logging.Handler:
     """Also write torchclas's log to ``path`` (appending); returns the handler to remove later."""
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = RunLogFile(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("torchclas").addHandler(handler)
     return handler
