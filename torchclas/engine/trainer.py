@@ -91,7 +91,11 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
         save_config(cfg, out / "config.yaml")
         plot_lr_curve(scaled_lr_config(cfg, lr_scale_factor(cfg, info.world_size)), cfg.Global.epochs,
                       math.ceil(len(train_loader) / cfg.Global.accum_steps), out / "lr.png")
-    checkpoint = resolve_resume(cfg.Global.checkpoints, out)
+    # rank 0 first: verifying may finish an interrupted commit, which one process must do alone
+    checkpoint = resolve_resume(cfg.Global.checkpoints, out) if info.is_main else None
+    barrier(info)
+    if not info.is_main:
+        checkpoint = resolve_resume(cfg.Global.checkpoints, out)
     if checkpoint is not None:
         resume(state, checkpoint)
     elif info.is_main:
