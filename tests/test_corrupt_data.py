@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 from torchclas.data.datasets import BadImageError, BadSample, FileListDataset, collate_skip_bad
 from torchclas.data.pipeline import build_transforms
 from torchclas.data.transforms import DecodeImage, ImageDecodeError
-from torchclas.testing import CLASS_NUM, LIST_FILE, CorruptCase, write_corrupt_dataset
+from torchclas.testing.corrupt_images import CLASS_NUM, LIST_FILE, CorruptCase, write_corrupt_dataset
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The image decoding and encoding capabilities:DeprecationWarning")

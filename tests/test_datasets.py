@@ -13,7 +13,7 @@ from torchclas.data.datasets import (
     read_file_list, read_label_list,
 )
 from torchclas.data.pipeline import build_transforms
-from torchclas.testing import BAD_LIST_LINES, CLASS_NUM, write_bad_lists
+from torchclas.testing.corrupt_images import BAD_LIST_LINES, CLASS_NUM, write_bad_lists
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The image decoding and encoding capabilities:DeprecationWarning")

@@ -11,10 +11,11 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError, closest, format_validation_error
 from .loader import apply_overrides, parse_arithmetic, read_yaml, resolve_arithmetic
+from .paths import check_config_paths
 from .schema import Config
 
 __all__ = ["Config", "ConfigError", "load_config", "config_from_dict", "save_config",
-           "unimplemented_keys", "parse_arithmetic", "closest"]
+           "unimplemented_keys", "parse_arithmetic", "closest", "check_config_paths"]
 
 log = logging.getLogger(__name__)
 
