@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Literal, NamedTuple, Optional
 
 from .errors import ConfigError
-from .schema import Config, SplitConfig
+from .schema import Config, DatasetConfig, SplitConfig
 
 __all__ = ["PURPOSES", "Purpose", "config_path_problems", "check_config_paths"]
 
 Purpose = Literal["train", "eval", "export", "infer"]
 PURPOSES: tuple[str, ...] = ("train", "eval", "export", "infer")
 """The commands whose paths `check_config_paths` knows."""
-_FOLDER_DATASETS = ("ImageFolder", "ImageFolderDataset")
 _WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pdparams")  # as models.weights.resolve_weights_path
 
 
@@ -40,7 +39,7 @@ def _dataset_entries(where: str, split: Optional[SplitConfig], needed_by: str) -
         return [_Entry(where, None, "section", f"not set ({needed_by} needs it)")]
     dataset, key = split.dataset, f"{where}.dataset"
     entries = [_Entry(f"{key}.image_root", dataset.image_root, "folder")]
-    if dataset.name not in _FOLDER_DATASETS:
+    if dataset.name not in DatasetConfig.FOLDER_NAMES:
         entries.append(_Entry(f"{key}.cls_label_path", dataset.cls_label_path, "file",
                               f"not set ({dataset.name} needs a 'path label' list file, or use name: ImageFolder)"))
     return entries

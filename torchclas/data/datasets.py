@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import find_classes, make_dataset
 
+from torchclas.config.schema import DatasetConfig
 from torchclas.data.file_list import read_file_list, read_label_list, read_numbered_file_list
 from torchclas.data.transforms import DecodeImage, ImageDecodeError
 
@@ -193,8 +194,8 @@ def collate_skip_bad(batch: Sequence[tuple[torch.Tensor, int] | BadSample]
     return images, labels, bad
 
 
-_FILE_LIST_NAMES = ("ImageNetDataset", "CommonDataset", "FileListDataset")
-_FOLDER_NAMES = ("ImageFolder", "ImageFolderDataset")
+_FILE_LIST_NAMES = DatasetConfig.FILE_LIST_NAMES
+_FOLDER_NAMES = DatasetConfig.FOLDER_NAMES
 
 
 def build_dataset(name: str, image_root: str, cls_label_path: str | None, transform: Callable | None,
