@@ -2,7 +2,9 @@
 
 A broken image never stops a run silently: by default `__getitem__` returns a `BadSample`
 that `collate_skip_bad` drops and reports; with ``strict=True`` it raises `BadImageError`
-naming the file.
+naming the file. Files a list names but that do not exist are found when the dataset is
+built (one stat each) and left out, listed in ``dataset.missing_files``. The list files
+themselves are parsed and validated by `torchclas.data.file_list`.
 """
 
 from __future__ import annotations
