@@ -238,6 +238,54 @@ def test_unknown_batch_op_suggests_closest(base):
     assert "did you mean 'MixupOperator'" in message
 
 
+@pytest.mark.parametrize("override, parts", [
+    ("Global.device=gpx", ["Global.device: invalid value 'gpx'", "'auto', 'cpu', 'gpu' or 'cuda'",
+                           "(did you mean 'gpu'?)"]),
+    ("AMP.level=O3", ["AMP.level: invalid value 'O3'", "'O1' or 'O2'", "(did you mean 'O2'?)"]),
+    ("AMP.dtype=bf16", ["AMP.dtype: invalid value 'bf16'", "'auto', 'bfloat16' or 'float16'",
+                        "(did you mean 'bfloat16'?)"]),
+    ("Optimizer.regularizer.name=L1", ["Optimizer.regularizer.name: invalid value 'L1'", "'L2'",
+                                       "(did you mean 'L2'?)"]),
+    ("Infer.PostProcess.name=TopK", ["Infer.PostProcess.name: invalid value 'TopK'", "'Topk'",
+                                     "(did you mean 'Topk'?)"]),
+    ("DataLoader.Train.sampler.name=DistributedBatchSamplr",
+     ["DataLoader.Train.sampler.name: invalid value 'DistributedBatchSamplr': unknown sampler",
+      "(did you mean 'DistributedBatchSampler'?)", "available: DistributedBatchSampler, BatchSampler"]),
+    ("DataLoader.Eval.dataset.name=ImageNetDatset",
+     ["DataLoader.Eval.dataset.name: invalid value 'ImageNetDatset': unknown dataset 'ImageNetDatset'",
+      "(did you mean 'ImageNetDataset'?)", "available: ImageNetDataset, CommonDataset, FileListDataset, "
+      "ImageFolder, ImageFolderDataset"]),
+])
+def test_choice_errors_name_key_value_allowed_and_closest(base, override, parts):
+    message = _error(apply_overrides(base, [override]))
+    for part in parts:
+        assert part in message
+    assert "Value error," not in message
+
+
+def test_paddleclas_dataset_not_implemented_is_named(base):
+    base["DataLoader"]["Train"]["dataset"]["name"] = "MultiLabelDataset"
+    assert ("DataLoader.Train.dataset.name: invalid value 'MultiLabelDataset': 'MultiLabelDataset' is a "
+            "PaddleClas dataset not implemented in torchclas yet; available: ImageNetDataset") in _error(base)
+
+
+def test_unknown_op_lists_known_ops_with_or_without_a_close_match(base):
+    for name, hint in (("CropImg", " (did you mean 'CropImage'?)"), ("Zzzzz", "")):
+        base["DataLoader"]["Eval"]["dataset"]["transform_ops"][2] = {name: {"size": 32}}
+        message = _error(base)
+        assert f"DataLoader.Eval.dataset.transform_ops[2]: unknown op '{name}'{hint}; known ops: " in message
+        assert "CropImage, " in message and "RandFlipImage" in message
+
+
+def test_unknown_model_name_points_at_the_model_list(base):
+    from torchclas.models import MODEL_TABLE
+
+    for name, hint in (("ResNet5_vd", " (did you mean 'ResNet50_vd'?)"), ("Qwerty", "")):
+        base["Arch"]["name"] = name
+        assert (f"Arch.name: unknown model '{name}'{hint}; `torchclas models` lists the {len(MODEL_TABLE)} "
+                "names") in _error(base)
+
+
 def test_unknown_loss_name(base):
     base["Loss"]["Train"] = [{"CELos": {"epsilon": 0.1}}]
     message = _error(base)

@@ -13,6 +13,7 @@ from torchclas.data.datasets import (
     read_file_list, read_label_list,
 )
 from torchclas.data.pipeline import build_transforms
+from torchclas.testing.corrupt_images import BAD_LIST_LINES, CLASS_NUM, write_bad_lists
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The image decoding and encoding capabilities:DeprecationWarning")
@@ -59,6 +60,55 @@ def test_read_file_list_bad_line_names_file_and_line(tmp_path, bad_line, problem
     assert str(info.value) == f"{listing}:3: {bad_line!r}: {problem}"
 
 
+@pytest.mark.parametrize("bad", BAD_LIST_LINES, ids=[b.kind for b in BAD_LIST_LINES])
+def test_every_bad_line_kind_names_file_and_line(tmp_path, bad):
+    (case,) = write_bad_lists(tmp_path, (bad,))
+    with pytest.raises(ValueError) as info:
+        read_file_list(str(case.path), str(tmp_path), bad.delimiter, class_num=CLASS_NUM)
+    assert str(info.value).startswith(f"{case.path}:2: {bad.text!r}: ")
+    assert bad.error in str(info.value)
+
+
+def test_label_at_class_num_is_out_of_range_but_below_is_fine(tmp_path):
+    listing = write(tmp_path / "list.txt", "a.jpg 0\nb.jpg 2\nc.jpg 3\n")
+    with pytest.raises(ValueError) as info:
+        read_file_list(listing, "root", class_num=3)
+    assert str(info.value) == (f"{listing}:3: 'c.jpg 3': label 3 is out of range: class_num is 3, "
+                               "so labels are 0..2")
+    assert [label for _, label in read_file_list(listing, "root", class_num=4)] == [0, 2, 3]
+    assert len(read_file_list(listing, "root")) == 3  # no class_num: no bound
+
+
+def test_separator_hints(tmp_path):
+    listing = write(tmp_path / "list.txt", "a.jpg,0\n")
+    with pytest.raises(ValueError, match=r"expected 'path label'; the line has ',': if that separates path "
+                                         r"and label, set dataset.delimiter to ','"):
+        read_file_list(listing, "root")
+    assert read_file_list(listing, "root", delimiter=",") == [(os.path.join("root", "a.jpg"), 0)]
+    tabbed = write(tmp_path / "tabbed.txt", "a.jpg\t0\n")
+    assert read_file_list(tabbed, "root") == [(os.path.join("root", "a.jpg"), 0)]  # whitespace default
+
+
+def test_extra_field_is_an_error_but_spaces_in_paths_are_not(tmp_path):
+    listing = write(tmp_path / "list.txt", "dir 2/photo 1.jpg 0\na.jpg 1 0\n")
+    with pytest.raises(ValueError) as info:
+        read_file_list(listing, "root")
+    assert str(info.value) == (f"{listing}:2: 'a.jpg 1 0': 3 fields, expected 2 ('path label'); "
+                               "a path may contain spaces but cannot end in a number")
+
+
+def test_every_bad_line_is_reported_at_once(tmp_path):
+    lines = ["a.jpg 0", "b.jpg x", "c.jpg 9"] + [f"d{i}.jpg -{i}" for i in range(1, 25)]
+    listing = write(tmp_path / "list.txt", "\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as info:
+        read_file_list(listing, "root", class_num=5)
+    message = str(info.value).splitlines()
+    assert message[0] == f"{listing}: 26 bad lines:"
+    assert message[1] == f"  {listing}:2: 'b.jpg x': label 'x' is not an integer >= 0"
+    assert message[2].startswith(f"  {listing}:3: 'c.jpg 9': label 9 is out of range")
+    assert len(message) == 1 + 20 + 1 and message[-1] == "  ... and 6 more"
+
+
 def test_read_file_list_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.txt"):
         read_file_list(str(tmp_path / "nope.txt"), "root")
@@ -93,15 +143,29 @@ def mixed_dataset_dir(tmp_path):
     return tmp_path
 
 
-def test_bad_images_become_bad_samples(mixed_dataset_dir):
-    ds = FileListDataset(str(mixed_dataset_dir), str(mixed_dataset_dir / "list.txt"), build_transforms(OPS))
-    assert len(ds) == 5 and ds.targets == [0, 1, 2, 3, 4]
+def test_bad_images_become_bad_samples_and_missing_files_are_left_out(mixed_dataset_dir, caplog):
+    with caplog.at_level("WARNING", logger="torchclas.data.datasets"):
+        ds = FileListDataset(str(mixed_dataset_dir), str(mixed_dataset_dir / "list.txt"), build_transforms(OPS))
+    assert len(ds) == 4 and ds.targets == [0, 1, 3, 4]
+    missing = os.path.join(str(mixed_dataset_dir), "img/missing.png")
+    assert ds.missing_files == [(3, missing)]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"{mixed_dataset_dir / 'list.txt'}: 1 of 5 listed images not found, left out: "
+                        f"{mixed_dataset_dir / 'list.txt'}:3: '{missing}'"]
     image, label = ds[0]
     assert image.shape == (3, 8, 8) and image.dtype == torch.float32 and label == 0
-    for index, reason in ((1, "not a recognised image format"), (2, "No such file"), (4, "empty file")):
+    for index, reason in ((1, "not a recognised image format"), (3, "empty file")):
         sample = ds[index]
         assert isinstance(sample, BadSample)
         assert sample.path == ds.samples[index][0] and reason in sample.reason
+
+
+def test_file_deleted_after_listing_is_a_bad_sample(mixed_dataset_dir):
+    ds = FileListDataset(str(mixed_dataset_dir), str(mixed_dataset_dir / "list.txt"), build_transforms(OPS))
+    (mixed_dataset_dir / "img" / "good1.png").unlink()
+    sample = ds[2]
+    assert isinstance(sample, BadSample) and sample.path.endswith("good1.png")
+    assert "No such file" in sample.reason
 
 
 def test_collate_skip_bad_counts_bad_samples(mixed_dataset_dir):
@@ -110,7 +174,7 @@ def test_collate_skip_bad_counts_bad_samples(mixed_dataset_dir):
     images, labels, bad = batches[0]
     assert images.shape == (2, 3, 8, 8) and type(images) is torch.Tensor
     assert labels.dtype == torch.int64 and labels.tolist() == [0, 3]
-    assert [os.path.basename(path) for path, _ in bad] == ["corrupt.png", "missing.png", "empty.png"]
+    assert [os.path.basename(path) for path, _ in bad] == ["corrupt.png", "empty.png"]
 
 
 def test_collate_all_bad_gives_empty_batch():
@@ -125,14 +189,45 @@ def test_collate_keeps_uint8():
 
 
 def test_strict_mode_raises_with_path(mixed_dataset_dir):
-    ds = FileListDataset(str(mixed_dataset_dir), str(mixed_dataset_dir / "list.txt"),
-                         build_transforms(OPS), strict=True)
+    listing = mixed_dataset_dir / "list.txt"
+    with pytest.raises(BadImageError) as info:
+        FileListDataset(str(mixed_dataset_dir), str(listing), build_transforms(OPS), strict=True)
+    missing = os.path.join(str(mixed_dataset_dir), "img/missing.png")
+    assert info.value.path == missing
+    assert str(info.value) == f"cannot read image '{missing}': file not found (listed at {listing}:3)"
+    listing.write_text(listing.read_text().replace("img/missing.png 2\n", ""))
+    ds = FileListDataset(str(mixed_dataset_dir), str(listing), build_transforms(OPS), strict=True)
     with pytest.raises(BadImageError) as info:
         ds[1]
     assert info.value.path == ds.samples[1][0]
     assert str(info.value) == f"cannot read image '{ds.samples[1][0]}': not a recognised image format"
-    with pytest.raises(BadImageError, match="missing.png"):
-        ds[2]
+
+
+def test_strict_mode_counts_the_other_missing_files(tmp_path):
+    save_png(str(tmp_path / "a.png"), 1)
+    write(tmp_path / "list.txt", "a.png 0\nb.png 1\nc.png 1\nd.png 0\n")
+    with pytest.raises(BadImageError, match=r"b\.png': file not found \(listed at .*list\.txt:2; "
+                                            r"2 more listed files are missing\)"):
+        FileListDataset(str(tmp_path), str(tmp_path / "list.txt"), strict=True)
+
+
+def test_many_missing_files_one_warning_quotes_the_first_five(tmp_path, caplog):
+    save_png(str(tmp_path / "a.png"), 1)
+    write(tmp_path / "list.txt", "a.png 0\n" + "".join(f"gone{i}.png 1\n" for i in range(8)))
+    with caplog.at_level("WARNING", logger="torchclas.data.datasets"):
+        ds = FileListDataset(str(tmp_path), str(tmp_path / "list.txt"))
+    assert len(ds) == 1 and [n for n, _ in ds.missing_files] == list(range(2, 10))
+    (message,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "8 of 9 listed images not found" in message and message.endswith(" and 3 more")
+    assert "list.txt:6: " in message and "list.txt:7: " not in message
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_wrong_image_root_names_the_list_and_root(tmp_path, strict):
+    write(tmp_path / "list.txt", "a.png 0\nb.png 1\n")
+    with pytest.raises(FileNotFoundError, match=r"none of the 2 images listed in '.*list\.txt' exists "
+                                                r"under image_root '.*elsewhere'"):
+        FileListDataset(str(tmp_path / "elsewhere"), str(tmp_path / "list.txt"), strict=strict)
 
 
 def test_config_errors_in_transforms_are_not_hidden_as_bad_images(mixed_dataset_dir):
@@ -144,7 +239,7 @@ def test_config_errors_in_transforms_are_not_hidden_as_bad_images(mixed_dataset_
 
 def test_no_transform_decodes_to_uint8(mixed_dataset_dir):
     ds = FileListDataset(str(mixed_dataset_dir), str(mixed_dataset_dir / "list.txt"))
-    image, label = ds[3]
+    image, label = ds[2]
     assert image.dtype == torch.uint8 and image.shape == (3, 20, 30) and int(image[0, 0, 0]) == 200
 
 
@@ -176,10 +271,15 @@ def test_build_dataset_names(mixed_dataset_dir, tmp_path):
     listing = str(mixed_dataset_dir / "list.txt")
     for name in ("ImageNetDataset", "CommonDataset", "FileListDataset"):
         ds = build_dataset(name, str(mixed_dataset_dir), listing, None, strict=False)
-        assert isinstance(ds, FileListDataset) and len(ds) == 5
+        assert isinstance(ds, FileListDataset) and len(ds) == 4
     save_png(str(tmp_path / "folder" / "a" / "x.png"), 1)
     ds = build_dataset("ImageFolder", str(tmp_path / "folder"), None, None, strict=True)
     assert isinstance(ds, ImageFolderDataset) and ds.strict and ds.classes == ["a"]
+    with pytest.raises(ValueError, match=r"list\.txt:5: 'img/empty\.png 4': label 4 is out of range"):
+        build_dataset("ImageNetDataset", str(mixed_dataset_dir), listing, None, strict=False, class_num=4)
+    save_png(str(tmp_path / "folder" / "b" / "y.png"), 2)
+    with pytest.raises(ValueError, match=r"image folder '.*folder' has 2 class folders \(a, b\) but class_num is 1"):
+        build_dataset("ImageFolder", str(tmp_path / "folder"), None, None, strict=False, class_num=1)
     expected = r"unknown dataset name 'ImageNetDatset' \(did you mean 'ImageNetDataset'\?\)"
     with pytest.raises(ValueError, match=expected):
         build_dataset("ImageNetDatset", str(mixed_dataset_dir), listing, None, strict=False)

@@ -163,15 +163,15 @@ def test_config_accepts_sampler_keys(raw):
 
 @pytest.mark.parametrize("sampler, message", [
     ({"name": "ClassBalancedSampelr"}, "DataLoader.Train.sampler.name: invalid value 'ClassBalancedSampelr': "
-                                       "Value error, unknown sampler 'ClassBalancedSampelr' "
+                                       "unknown sampler 'ClassBalancedSampelr' "
                                        "(did you mean 'ClassBalancedSampler'?)"),
     ({"name": "PKSampler"}, "'PKSampler' is a PaddleClas sampler not implemented in torchclas yet"),
-    ({"name": "WeightedSampler"}, "DataLoader.Train.sampler.class_weights: invalid value None: Value error, "
+    ({"name": "WeightedSampler"}, "DataLoader.Train.sampler.class_weights: invalid value None: "
                                   "WeightedSampler needs class_weights"),
     ({"name": "WeightedSampler", "class_weights": "balanced"}, "DataLoader.Train.sampler.class_weights: "
                                                                "invalid value 'balanced'"),
     ({"name": "WeightedSampler", "class_weights": [1, -1]}, "DataLoader.Train.sampler.class_weights: invalid "
-                                                            "value [1, -1]: Value error, weights must be"),
+                                                            "value [1, -1]: weights must be"),
     ({"name": "DistributedBatchSampler", "class_weights": [1, 2]}, "class_weights is a key of WeightedSampler"),
     ({"name": "DistributedBatchSampler", "num_samples": 10}, "DataLoader.Train.sampler.num_samples: invalid "
                                                              "value 10"),

@@ -320,8 +320,11 @@ def test_check_ops_unknown_op_names_closest():
     ops = [{"DecodeImage": None}, {"ResizeImage": {"size": 8}}, {"RandFlipImg": None}]
     with pytest.raises(ValueError) as info:
         check_ops(ops, "DataLoader.Train.dataset.transform_ops")
-    assert str(info.value) == ("DataLoader.Train.dataset.transform_ops[2]: unknown op 'RandFlipImg' "
-                               "(did you mean 'RandFlipImage'?)")
+    message = str(info.value)
+    assert message.startswith("DataLoader.Train.dataset.transform_ops[2]: unknown op 'RandFlipImg' "
+                              "(did you mean 'RandFlipImage'?); known ops: ")
+    known = message.split("; known ops: ")[1].split(", ")
+    assert "RandFlipImage" in known and "ResizeImage" in known and "MixupOperator" not in known
 
 
 def test_check_ops_bad_parameter_name_lists_accepted():

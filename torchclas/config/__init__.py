@@ -11,10 +11,11 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError, closest, format_validation_error
 from .loader import apply_overrides, parse_arithmetic, read_yaml, resolve_arithmetic
+from .paths import check_config_paths
 from .schema import Config
 
 __all__ = ["Config", "ConfigError", "load_config", "config_from_dict", "save_config",
-           "unimplemented_keys", "parse_arithmetic", "closest"]
+           "unimplemented_keys", "parse_arithmetic", "closest", "check_config_paths"]
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ def _check_names(cfg: Config, source: str) -> None:
 
     try:
         if cfg.Arch.name not in MODEL_TABLE:
-            raise ConfigError(f"Arch.name: unknown model '{cfg.Arch.name}'"
-                              f"{closest(cfg.Arch.name, MODEL_TABLE)}")
+            raise ConfigError(f"Arch.name: unknown model '{cfg.Arch.name}'{closest(cfg.Arch.name, MODEL_TABLE)}; "
+                              f"`torchclas models` lists the {len(MODEL_TABLE)} names "
+                              "(`torchclas models 'ResNet*'` those matching a pattern)")
         for split in ("Train", "Eval"):
             parse_entries(getattr(cfg.Loss, split), LOSSES, f"Loss.{split}", NOT_YET_IMPLEMENTED_LOSSES)
             parse_entries(getattr(cfg.Metric, split), METRICS, f"Metric.{split}")

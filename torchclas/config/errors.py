@@ -15,14 +15,22 @@ class ConfigError(ValueError):
     """A config that cannot run: the message names the key, the value and what is allowed."""
 
 
-def closest(name: str, candidates: Iterable[str]) -> str:
-    """Return ``" (did you mean 'x'?)"`` for the nearest candidate, or ``""`` when none is near."""
+def closest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the nearest candidate, or ``""`` when none is near.
+
+    ``cutoff`` is difflib's similarity floor (0..1); a short closed set of choices can take a
+    lower one, so that ``O3`` still points at ``O2``.
+
+    Example:
+        >>> closest("Adamw", ["Adam", "AdamW"])
+        " (did you mean 'AdamW'?)"
+    """
     candidates = list(candidates)
     lowered = {c.lower(): c for c in candidates}
     if name.lower() in lowered:  # a case slip ("Adamw") beats a near spelling ("Adam")
         matches = [lowered[name.lower()]]
     else:
-        matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+        matches = difflib.get_close_matches(name, candidates, n=1, cutoff=cutoff)
     return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 
@@ -70,10 +78,10 @@ def _describe(error: dict, root: type[BaseModel]) -> str:
     if error["type"] == "missing":
         return f"missing required key '{key}'"
     value = error.get("input")
-    message = error["msg"]
+    message = error["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's ValueError
     if error["type"] == "literal_error":
-        hint = closest(str(value), re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", "")))
-        return f"{key}: invalid value {value!r}: {message}{hint}"
+        choices = re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", ""))
+        return f"{key}: invalid value {value!r}: {message}{closest(str(value), choices, cutoff=0.5)}"
     return f"{key}: invalid value {value!r}: {message}"
 
 

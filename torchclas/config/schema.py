@@ -88,7 +88,18 @@ class LossConfig(Section):
 
 
 class DatasetConfig(Section):
-    """``DataLoader.<split>.dataset``: a file list or an image folder, plus transforms."""
+    """``DataLoader.<split>.dataset``: a file list or an image folder, plus transforms.
+
+    ``FILE_LIST_NAMES`` read ``cls_label_path`` ("path label" lines under ``image_root``);
+    ``FOLDER_NAMES`` take the sorted sub-folders of ``image_root`` as the classes.
+    """
+
+    FILE_LIST_NAMES: ClassVar[tuple[str, ...]] = ("ImageNetDataset", "CommonDataset", "FileListDataset")
+    FOLDER_NAMES: ClassVar[tuple[str, ...]] = ("ImageFolder", "ImageFolderDataset")
+    NOT_YET_IMPLEMENTED: ClassVar[tuple[str, ...]] = (
+        "MultiLabelDataset", "LogoDataset", "CompCars", "VeriWild", "ICartoonDataset", "MixDataset",
+        "MultiScaleDataset", "PersonDataset", "Market1501", "MSMT17", "DeepFashion", "VehicleAttribute",
+        "CustomLabelDataset")
 
     name: str = "ImageNetDataset"
     image_root: str = "./"
@@ -97,6 +108,19 @@ class DatasetConfig(Section):
     transform_ops: OpList = None
     batch_transform_ops: OpList = None
     relabel: bool = not_yet(False)
+
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, name: str) -> str:
+        from .errors import closest
+
+        valid = cls.FILE_LIST_NAMES + cls.FOLDER_NAMES
+        if name in cls.NOT_YET_IMPLEMENTED:
+            raise ValueError(f"'{name}' is a PaddleClas dataset not implemented in torchclas yet; "
+                             f"available: {', '.join(valid)}")
+        if name not in valid:
+            raise ValueError(f"unknown dataset '{name}'{closest(name, valid)}; available: {', '.join(valid)}")
+        return name
 
 
 class SamplerConfig(Section):

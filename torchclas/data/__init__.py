@@ -2,12 +2,12 @@
 
 from .batch_ops import build_batch_ops, check_batch_ops
 from .datasets import (BadImageError, FileListDataset, ImageFolderDataset, build_dataset,
-                       collate_skip_bad, read_file_list, read_label_list)
+                       collate_skip_bad, read_file_list, read_label_list, read_numbered_file_list)
 from .loader import SeededBatchSampler, build_dataloader
 from .pipeline import build_transforms, check_ops
 from .transforms import TRANSFORMS
 
 __all__ = ["BadImageError", "FileListDataset", "ImageFolderDataset", "build_dataset",
-           "collate_skip_bad", "read_file_list", "read_label_list", "SeededBatchSampler",
+           "collate_skip_bad", "read_file_list", "read_label_list", "read_numbered_file_list", "SeededBatchSampler",
            "build_dataloader", "TRANSFORMS", "build_transforms", "check_ops", "build_batch_ops",
            "check_batch_ops"]

@@ -2,14 +2,16 @@
 
 A broken image never stops a run silently: by default `__getitem__` returns a `BadSample`
 that `collate_skip_bad` drops and reports; with ``strict=True`` it raises `BadImageError`
-naming the file.
+naming the file. Files a list names but that do not exist are found when the dataset is
+built (one stat each) and left out, listed in ``dataset.missing_files``. The list files
+themselves are parsed and validated by `torchclas.data.file_list`.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import os
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -17,7 +19,14 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import find_classes, make_dataset
 
+from torchclas.config.schema import DatasetConfig
+from torchclas.data.file_list import read_file_list, read_label_list, read_numbered_file_list
 from torchclas.data.transforms import DecodeImage, ImageDecodeError
+
+__all__ = ["IMAGE_EXTENSIONS", "BadImageError", "BadSample", "FileListDataset", "ImageFolderDataset",
+           "collate_skip_bad", "build_dataset", "read_file_list", "read_label_list", "read_numbered_file_list"]
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".ppm", ".pgm")
 
@@ -38,98 +47,19 @@ class BadSample(NamedTuple):
     reason: str
 
 
-def _split_line(line: str, delimiter: str | None) -> tuple[str, str] | None:
-    """Split "path label" on the last run of `delimiter` (whitespace when None or "")."""
-    if not delimiter:
-        parts = line.strip().rsplit(None, 1)
-        return (parts[0], parts[1]) if len(parts) == 2 else None
-    while line.endswith(delimiter):
-        line = line[: -len(delimiter)]
-    path, found, label = line.rpartition(delimiter)
-    while path.endswith(delimiter):
-        path = path[: -len(delimiter)]
-    return (path, label) if found and path else None
-
-
-def read_file_list(cls_label_path: str, image_root: str,
-                   delimiter: str | None = None) -> list[tuple[str, int]]:
-    """Read a PaddleClas list file of "relative/path label" lines.
-
-    Each line is split on its last run of `delimiter` (any whitespace when None), so paths may
-    contain spaces. Blank lines are skipped.
-
-    Args:
-        cls_label_path: the list file, e.g. "dataset/ILSVRC2012/train_list.txt".
-        image_root: directory the relative paths are joined to.
-        delimiter: separator between path and label; None means whitespace.
-
-    Returns:
-        [(image_root/path, label), ...] with integer labels >= 0.
-
-    Raises:
-        FileNotFoundError when the list file is missing; ValueError naming the file, the 1-based
-        line number and the line when a line has no label, a non-integer or a negative label.
-
-    Example:
-        >>> read_file_list("train_list.txt", "data/fm")  # doctest: +SKIP
-        [('data/fm/train/00000.png', 9), ...]
-    """
-    if not os.path.isfile(cls_label_path):
-        raise FileNotFoundError(f"label list file not found: '{cls_label_path}'")
-    samples = []
-    with open(cls_label_path, encoding="utf-8-sig") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                continue
-            parts = _split_line(line, delimiter)
-            where = f"{cls_label_path}:{number}: {line!r}"
-            if parts is None:
-                raise ValueError(f"{where}: expected 'path label'")
-            path, label = parts
-            if not re.fullmatch(r"[+]?\d+", label.strip()):
-                raise ValueError(f"{where}: label {label.strip()!r} is not an integer >= 0")
-            samples.append((os.path.join(image_root, path), int(label)))
-    return samples
-
-
-def read_label_list(path: str) -> list[str]:
-    """Read a PaddleClas `label_list.txt` of "id name" lines into names indexed by id.
-
-    Names may contain spaces; ids must be exactly 0..n-1 (in any order).
-
-    Example:
-        >>> read_label_list("label_list.txt")[:2]  # doctest: +SKIP
-        ['T-shirt/top', 'Trouser']
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"label list file not found: '{path}'")
-    names: dict[int, str] = {}
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            parts = line.split(None, 1)
-            if len(parts) != 2 or not parts[0].isdigit():
-                raise ValueError(f"{path}:{number}: {line!r}: expected 'id name' with an integer id")
-            if int(parts[0]) in names:
-                raise ValueError(f"{path}:{number}: id {parts[0]} appears twice")
-            names[int(parts[0])] = parts[1]
-    missing = sorted(set(range(len(names))) - set(names))
-    if missing:
-        raise ValueError(f"{path}: ids must be 0..{len(names) - 1}; missing {missing[:10]}")
-    return [names[i] for i in range(len(names))]
-
-
 class _ImageSampleDataset(Dataset):
-    """(path, label) samples read as bytes and passed through `transform`."""
+    """(path, label) samples read as bytes and passed through `transform`.
+
+    ``missing_files`` lists ``(line number, path)`` of listed images that were not found and
+    were left out (empty for an image folder).
+    """
 
     def __init__(self, samples: list[tuple[str, int]], transform: Callable | None, strict: bool):
         self.samples = samples
         self.targets = [label for _, label in samples]
         self.transform = transform if transform is not None else DecodeImage()
         self.strict = strict
+        self.missing_files: list[tuple[int, str]] = []
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -149,24 +79,68 @@ class _ImageSampleDataset(Dataset):
             return BadSample(path, reason)
 
 
+MISSING_SHOWN = 5
+"""How many missing files the one warning of `FileListDataset` quotes by line number."""
+
+
+def _drop_missing(numbered: list[tuple[int, str, int]], cls_label_path: str, image_root: str,
+                  strict: bool) -> tuple[list[tuple[str, int]], list[tuple[int, str]]]:
+    """Split listed samples into those on disk and ``(line, path)`` of those not (one stat each).
+
+    Strict mode raises `BadImageError` for the first missing file, naming the list file and
+    line; otherwise one warning counts them and quotes the first few. When none of the listed
+    files exists, `image_root` is wrong: that raises in both modes.
+    """
+    present, missing = [], []
+    for number, path, label in numbered:
+        if os.path.isfile(path):
+            present.append((path, label))
+        else:
+            missing.append((number, path))
+    if not missing:
+        return present, missing
+    where = ", ".join(f"{cls_label_path}:{n}: '{p}'" for n, p in missing[:MISSING_SHOWN])
+    more = f" and {len(missing) - MISSING_SHOWN} more" if len(missing) > MISSING_SHOWN else ""
+    if not present:
+        raise FileNotFoundError(f"none of the {len(missing)} images listed in '{cls_label_path}' exists "
+                                f"under image_root '{image_root}' (e.g. {where}); check dataset.image_root")
+    if strict:
+        number, path = missing[0]
+        others = f"; {len(missing) - 1} more listed files are missing" if len(missing) > 1 else ""
+        raise BadImageError(path, f"file not found (listed at {cls_label_path}:{number}{others})")
+    log.warning("%s: %d of %d listed images not found, left out: %s%s", cls_label_path, len(missing),
+                len(numbered), where, more)
+    return present, missing
+
+
 class FileListDataset(_ImageSampleDataset):
     """Images listed in a PaddleClas "path label" file (ImageNetDataset / CommonDataset).
+
+    The list is validated line by line first (see `read_file_list`), then every listed file is
+    looked up once: missing ones are left out with one warning and kept in ``missing_files`` as
+    ``(line number, path)``; in strict mode the first raises `BadImageError` naming file and line.
 
     Args:
         image_root: directory the listed paths are relative to.
         cls_label_path: the list file.
         transform: callable applied to the file's bytes (first op DecodeImage); None decodes only.
         delimiter: path/label separator (None: whitespace).
-        strict: raise BadImageError on a broken image instead of returning a BadSample.
+        strict: raise BadImageError on a missing or broken image instead of skipping it.
+        class_num: when given, every label must be below it.
 
     Example:
         >>> ds = FileListDataset("data/fm", "data/fm/train_list.txt", build_transforms(ops))  # doctest: +SKIP
         >>> image, label = ds[0]  # doctest: +SKIP
+        >>> ds.missing_files  # doctest: +SKIP
+        [(17, 'data/fm/train/00016.png')]
     """
 
     def __init__(self, image_root: str, cls_label_path: str, transform: Callable | None = None,
-                 delimiter: str | None = None, strict: bool = False):
-        super().__init__(read_file_list(cls_label_path, image_root, delimiter), transform, strict)
+                 delimiter: str | None = None, strict: bool = False, class_num: int | None = None):
+        numbered = read_numbered_file_list(cls_label_path, image_root, delimiter, class_num)
+        samples, missing = _drop_missing(numbered, cls_label_path, image_root, strict)
+        super().__init__(samples, transform, strict)
+        self.missing_files = missing
         self.image_root = image_root
         self.cls_label_path = cls_label_path
 
@@ -178,6 +152,7 @@ class ImageFolderDataset(_ImageSampleDataset):
         root: directory holding one sub-folder per class.
         transform, strict: as in `FileListDataset`.
         extensions: file endings (case-insensitive) counted as images.
+        class_num: when given, there may be at most this many class folders.
 
     Example:
         >>> ImageFolderDataset("flowers/train").classes[:2]  # doctest: +SKIP
@@ -185,10 +160,14 @@ class ImageFolderDataset(_ImageSampleDataset):
     """
 
     def __init__(self, root: str, transform: Callable | None = None, strict: bool = False,
-                 extensions: Sequence[str] = IMAGE_EXTENSIONS):
+                 extensions: Sequence[str] = IMAGE_EXTENSIONS, class_num: int | None = None):
         if not os.path.isdir(root):
             raise FileNotFoundError(f"image folder not found: '{root}'")
         self.classes, self.class_to_idx = find_classes(root)
+        if class_num is not None and len(self.classes) > class_num:
+            raise ValueError(f"image folder '{root}' has {len(self.classes)} class folders "
+                             f"({', '.join(self.classes[:5])}{', ...' if len(self.classes) > 5 else ''}) "
+                             f"but class_num is {class_num}")
         samples = make_dataset(root, self.class_to_idx, extensions=tuple(e.lower() for e in extensions))
         super().__init__(samples, transform, strict)
         self.root = root
@@ -217,17 +196,17 @@ def collate_skip_bad(batch: Sequence[tuple[torch.Tensor, int] | BadSample]
     return images, labels, bad
 
 
-_FILE_LIST_NAMES = ("ImageNetDataset", "CommonDataset", "FileListDataset")
-_FOLDER_NAMES = ("ImageFolder", "ImageFolderDataset")
+_FILE_LIST_NAMES = DatasetConfig.FILE_LIST_NAMES
+_FOLDER_NAMES = DatasetConfig.FOLDER_NAMES
 
 
 def build_dataset(name: str, image_root: str, cls_label_path: str | None, transform: Callable | None,
-                  strict: bool, delimiter: str | None = None) -> Dataset:
+                  strict: bool, delimiter: str | None = None, class_num: int | None = None) -> Dataset:
     """Build a dataset from its PaddleClas `DataLoader.*.dataset.name`.
 
     'ImageNetDataset' | 'CommonDataset' | 'FileListDataset' -> FileListDataset;
     'ImageFolder' | 'ImageFolderDataset' -> ImageFolderDataset over `image_root`
-    (`cls_label_path` and `delimiter` unused).
+    (`cls_label_path` and `delimiter` unused). `class_num` (``cfg.class_num``) bounds the labels.
 
     Example:
         >>> build_dataset("ImageNetDataset", "data/fm", "data/fm/val_list.txt", None, False)  # doctest: +SKIP
@@ -235,9 +214,10 @@ def build_dataset(name: str, image_root: str, cls_label_path: str | None, transf
     if name in _FILE_LIST_NAMES:
         if not cls_label_path:
             raise ValueError(f"dataset '{name}' needs cls_label_path (the 'path label' list file)")
-        return FileListDataset(image_root, cls_label_path, transform, delimiter=delimiter, strict=strict)
+        return FileListDataset(image_root, cls_label_path, transform, delimiter=delimiter, strict=strict,
+                               class_num=class_num)
     if name in _FOLDER_NAMES:
-        return ImageFolderDataset(image_root, transform, strict=strict)
+        return ImageFolderDataset(image_root, transform, strict=strict, class_num=class_num)
     valid = _FILE_LIST_NAMES + _FOLDER_NAMES
     close = difflib.get_close_matches(str(name), valid, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""

@@ -78,8 +78,8 @@ def decode_bytes(raw: torch.Tensor, channels: int) -> tv_tensors.Image:
     try:
         img = decode_image(raw, mode=mode, apply_exif_orientation=True)
     except (RuntimeError, ValueError) as tv_err:
-        # torchvision prefixes "function, /path/file.cpp:line, " to its messages
-        tv_reason = re.sub(r"^\w+, \S+:\d+, ", "", str(tv_err)).strip()
+        # torchvision prefixes "function, /path/file.cpp:line, " to its messages ("operator()" too)
+        tv_reason = re.sub(r"^[^,\n]*, \S+\.\w+:\d+, ", "", str(tv_err)).strip()
         try:  # BMP, TIFF, ... and anything libjpeg/libpng reject
             return _decode_with_pil(raw.numpy().tobytes(), channels)
         except UnidentifiedImageError:

@@ -91,7 +91,8 @@ def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, nu
     ds_cfg = split.dataset
     _check_paths(ds_cfg.image_root, ds_cfg.cls_label_path, ds_cfg.name)
     dataset = build_dataset(ds_cfg.name, ds_cfg.image_root, ds_cfg.cls_label_path,
-                            build_transforms(ds_cfg.transform_ops), strict, ds_cfg.delimiter)
+                            build_transforms(ds_cfg.transform_ops), strict, ds_cfg.delimiter,
+                            class_num=class_num)
     batch_ops = build_batch_ops(ds_cfg.batch_transform_ops, class_num, "dataset.batch_transform_ops")
     sampler = build_batch_sampler(split.sampler, dataset, seed, num_replicas, rank, num_classes=class_num)
     workers = split.loader.num_workers

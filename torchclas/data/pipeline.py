@@ -45,8 +45,8 @@ def _iter_ops(ops: Any, where: str, batch: bool = False) -> Iterator[tuple[str, 
                              f"{{'ResizeImage': {{'resize_short': 256}}}}, got {entry!r}")
         if name not in TRANSFORMS and name not in NOT_YET_IMPLEMENTED_OPS:
             close = difflib.get_close_matches(str(name), known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f"; known ops: {', '.join(known)}"
-            raise ValueError(f"{here}: unknown op '{name}'{hint}")
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ValueError(f"{here}: unknown op '{name}'{hint}; known ops: {', '.join(known)}")
         if (name in BATCH_OP_NAMES) != batch:
             right = "dataset.batch_transform_ops" if name in BATCH_OP_NAMES else "dataset.transform_ops"
             kind = "a batch op" if name in BATCH_OP_NAMES else "a per-image op"
@@ -96,7 +96,7 @@ def check_ops(ops: Any, where: str) -> list[str]:
     Example:
         >>> check_ops([{"RandFlipImg": None}], "transform_ops")
         Traceback (most recent call last):
-        ValueError: transform_ops[0]: unknown op 'RandFlipImg' (did you mean 'RandFlipImage'?)
+        ValueError: transform_ops[0]: unknown op 'RandFlipImg' (did you mean 'RandFlipImage'?); known ops: ...
     """
     skipped: list[str] = []
     for here, name, params in _iter_ops(ops, where):

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..config.errors import closest
 from .heads import FeatureExtractor, add_extra_fc
-from .weights import load_pretrained, read_state_dict, resolve_weights_path
+from .weights import WeightsFileError, load_pretrained, read_state_dict, resolve_weights_path
 from .zoo import MODEL_TABLE, ModelEntry
 
 __all__ = ["FeatureExtractor", "MODEL_TABLE", "ModelEntry", "create_model", "list_models", "load_pretrained",
