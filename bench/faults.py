@@ -144,13 +144,49 @@ def bench_amp(out: Path, data: Path) -> list[tuple[str, int, int]]:
              overflows if _finite_run(out, "amp") else 0)]
 
 
-def bench_corrupt(out: Path) -> list[tuple[str, int, int]]:
-    """Corrupt-image rows, from ``torchclas.testing.corrupt_images``."""
-    from torchclas.testing.corrupt_images import check_corrupt_cases
+def _corrupt_case_handled(case, dataset, strict_root: Path) -> bool:
+    """One corrupt/exotic image: decoded right, or skipped with its reason, or dropped as missing;
+    and in strict mode the dataset stops naming the file."""
+    from torchclas.data.datasets import BadImageError, BadSample, FileListDataset
+    from torchclas.testing.corrupt_images import CLASS_NUM
 
-    results = check_corrupt_cases(out / "corrupt")
-    return [("corrupt / exotic image kinds", len(results), sum(ok for _, ok in results)),
-            *((f"  {kind}", 1, int(ok)) for kind, ok in results)]
+    if case.outcome == "missing":
+        return (case.line, str(case.path)) in [(n, str(p)) for n, p in dataset.missing_files]
+    index = [Path(p) for p, _ in dataset.samples].index(case.path)
+    sample = dataset[index]
+    if case.outcome == "decodes":
+        return not isinstance(sample, BadSample) and case.check_decoded(sample[0]) is None
+    if not (isinstance(sample, BadSample) and case.reason in sample.reason):
+        return False
+    one = strict_root / f"strict_{case.kind}.txt"  # this image alone, read in strict mode
+    one.write_text(f"{case.path.relative_to(strict_root)} {case.label}\n")
+    try:
+        FileListDataset(str(strict_root), str(one), strict=True, class_num=CLASS_NUM)[0]
+    except BadImageError as exc:
+        return str(case.path) in str(exc)
+    return False
+
+
+def bench_corrupt(out: Path) -> list[tuple[str, int, int]]:
+    """Corrupt-image rows (``torchclas.testing.corrupt_images``): each image kind, each bad list line."""
+    from torchclas.data.datasets import FileListDataset, read_file_list
+    from torchclas.testing.corrupt_images import (CLASS_NUM, LIST_FILE, write_bad_lists,
+                                                  write_corrupt_dataset)
+
+    root = out / "corrupt"
+    cases = write_corrupt_dataset(root)
+    dataset = FileListDataset(str(root), str(root / LIST_FILE), class_num=CLASS_NUM)
+    images = [(case.kind, _corrupt_case_handled(case, dataset, root)) for case in cases]
+    lists = []
+    for case in write_bad_lists(root):
+        try:
+            read_file_list(str(case.path), str(root), case.bad.delimiter, class_num=CLASS_NUM)
+            lists.append(False)
+        except ValueError as exc:
+            lists.append(f":{case.line}:" in str(exc) and case.bad.error in str(exc))
+    return [("corrupt / exotic image kinds", len(images), sum(ok for _, ok in images)),
+            *((f"  {kind}", 1, int(ok)) for kind, ok in images),
+            ("bad list-file lines (named with file:line)", len(lists), sum(lists))]
 
 
 def main() -> None:

@@ -79,7 +79,9 @@ def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches
                       channels_last=cfg.Global.channels_last, amp_dtype=dtype,
                       scaler=build_grad_scaler(cfg.AMP, dtype, device), low_precision=low, ema=ema,
                       **({"ema_decay": cfg.EMA.decay, "ema_warmup": cfg.EMA.warmup} if cfg.EMA else {}),
-                      accum_steps=cfg.Global.accum_steps, dist=info, nan_patience=cfg.Global.nan_patience)
+                      accum_steps=cfg.Global.accum_steps, dist=info, nan_patience=cfg.Global.nan_patience,
+                      min_batch=2 if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+                      else 1)
 
 
 def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> nn.Module:

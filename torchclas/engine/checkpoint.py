@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch import nn
 
-from ..models.weights import read_state_dict
+from ..models.weights import WeightsFileError, load_tensors_file, read_state_dict
 from .manifest import CheckpointError, commit_files, manifest_path, verify
 
 __all__ = ["atomic_write", "save_weights", "save_checkpoint", "load_checkpoint", "rng_state",
@@ -133,9 +133,10 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     if not spath.is_file():
         raise FileNotFoundError(f"training state not found: '{spath}' (needed to resume '{path}')")
     try:
-        state = torch.load(spath, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{spath}: not a valid training-state file: {exc}") from None
+        state = load_tensors_file(spath)
+    except WeightsFileError as exc:
+        raise CheckpointError(f"{spath}: not a valid training-state file: "
+                              f"{str(exc).removeprefix(f'{spath}: ')}") from None
     _unwrap(model).load_state_dict(weights)
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])

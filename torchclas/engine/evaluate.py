@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..config.paths import check_config_paths
 from ..config.schema import Config
 from ..data.loader import build_dataloader
 from ..losses import build_loss
@@ -65,6 +66,7 @@ def evaluate(cfg: Config) -> dict[str, Any]:
         raise ValueError("DataLoader.Eval is missing: nothing to evaluate")
     if not cfg.Global.pretrained_model:
         raise ValueError("Global.pretrained_model is not set: pass -o Global.pretrained_model=PATH")
+    check_config_paths(cfg, "eval")
     configure_threads(cfg)
     device = select_device(cfg.Global.device)
     model = create_model(cfg.Arch.name, cfg.class_num, pretrained=cfg.Global.pretrained_model,

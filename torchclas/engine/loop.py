@@ -53,6 +53,7 @@ class TrainState:
     start_epoch: int = 1
     best_top1: float = -1.0
     best_epoch: int = 0
+    min_batch: int = 1
     nan_patience: int = 5
     nan_streak: int = 0
     stop_signal: str | None = None
@@ -133,7 +134,10 @@ def train_one_epoch(state: TrainState, loader: DataLoader, metric: TopkAcc, desc
             _report_bad(bad_batch, progress)
             group = _group_size(index, len(loader), state.accum_steps)
             last_of_group = (index + 1) % state.accum_steps == 0 or index + 1 == len(loader)
-            if labels.shape[0] > 0:
+            if 0 < labels.shape[0] < state.min_batch:
+                log.warning("%s batch %d: only %d readable image(s), skipped (BatchNorm needs %d in training)",
+                            description, index + 1, labels.shape[0], state.min_batch)
+            elif labels.shape[0] > 0:
                 loss = _forward_backward(state, images, labels, metric, group, last_of_group)
                 if math.isfinite(loss):
                     progress.loss_sum += loss * labels.shape[0]

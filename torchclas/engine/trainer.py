@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..config import save_config
+from ..config.paths import check_config_paths
 from ..config.schema import Config
 from ..data.loader import build_dataloader
 from ..data.samplers import label_counts
@@ -52,6 +53,7 @@ def train(cfg: Config) -> dict[str, Any]:
     """
     if cfg.DataLoader.Train is None:
         raise ValueError("DataLoader.Train is missing: nothing to train on")
+    check_config_paths(cfg, "train")  # every path the run needs, before any work
     info, device = init_distributed(select_device(cfg.Global.device))
     try:
         threads = configure_threads(cfg)
