@@ -27,7 +27,6 @@ import argparse
 import math
 import os
 import shutil
-import signal  # noqa: F401  (documented fault kinds)
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +36,6 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 from safetensors.torch import load_file
-from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,7 +45,7 @@ from torchclas.config import load_config  # noqa: E402
 from torchclas.engine import train  # noqa: E402
 from torchclas.engine.recovery import TrainingDiverged  # noqa: E402
 from torchclas.losses import LOSSES  # noqa: E402
-from torchclas.testing.faults import compare_runs, train_cli, train_with_kills  # noqa: E402
+from torchclas.testing.faults import FaultyLoss, compare_runs, train_cli, train_with_kills  # noqa: E402
 from torchclas.testing.tiny import tiny_config_dict, write_dataset  # noqa: E402
 
 ARCH = "PPLCNet_x0_25"
@@ -80,25 +78,9 @@ def bench_kills(out: Path, data: Path, kills: int, seeds: int) -> list[tuple[str
         same = report.finished and compare_runs(out / "straight" / ARCH, out / name / ARCH)
         identical += bool(same) and same["identical"] and same["metrics_equal"]
     return [("SIGKILL at a random moment or inside a commit", sent, sent if finished == seeds else 0),
-            (f"  of them inside a checkpoint commit", during, during if finished == seeds else 0),
+            ("  of them inside a checkpoint commit", during, during if finished == seeds else 0),
             ("  runs resumed (kills + final run)", resumed, resumed if finished == seeds else 0),
             ("  runs ending bit-identical to an uninterrupted run", seeds, identical)]
-
-
-class InjectedNaN(nn.Module):
-    """Cross-entropy made NaN on the calls listed in ``InjectedNaN.at`` (1-based)."""
-
-    at: set[int] = set()
-    calls = 0
-
-    def __init__(self, weight: float = 1.0):
-        super().__init__()
-        self.weight = weight
-
-    def forward(self, logits, labels):
-        InjectedNaN.calls += 1
-        loss = nn.functional.cross_entropy(logits, labels)
-        return loss * float("nan") if InjectedNaN.calls in InjectedNaN.at else loss
 
 
 def _finite_run(out: Path, name: str) -> bool:
@@ -107,8 +89,8 @@ def _finite_run(out: Path, name: str) -> bool:
 
 
 def _nan_case(out: Path, data: Path, name: str, at: set[int], expect: str, **globals_) -> bool:
-    InjectedNaN.calls, InjectedNaN.at = 0, at
-    config = _write_config(out, data, name, **{"Loss.Train": [{"InjectedNaN": {"weight": 1.0}}], **globals_})
+    FaultyLoss.schedule(nan_at=at)
+    config = _write_config(out, data, name, **{"Loss.Train": [{"FaultyLoss": {"weight": 1.0}}], **globals_})
     try:
         result = train(load_config(config))
     except TrainingDiverged as exc:
@@ -118,7 +100,7 @@ def _nan_case(out: Path, data: Path, name: str, at: set[int], expect: str, **glo
 
 def bench_nan(out: Path, data: Path) -> list[tuple[str, int, int]]:
     """NaN rows: each case is one injection."""
-    LOSSES["InjectedNaN"] = InjectedNaN
+    LOSSES["FaultyLoss"] = FaultyLoss
     cases = [
         ("one NaN step (skipped)", "recovers", {2}, {}),
         ("NaN streak past nan_patience (rollback)", "recovers", set(range(8, 12)), {"nan_patience": 3}),

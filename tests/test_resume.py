@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import errno
 import math
-import os
-import signal
 
 import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-from torch import nn
 
 from conftest import tiny_config_dict
 from torchclas.config import load_config
@@ -22,35 +19,15 @@ from torchclas.engine import recovery, train
 from torchclas.engine.manifest import verify
 from torchclas.engine.recovery import TrainingDiverged
 from torchclas.losses import LOSSES
+from torchclas.testing.faults import FaultyLoss
 
 TIMING = {"ips", "data_wait"}
-
-
-class FaultyLoss(nn.Module):
-    """Cross-entropy that, on chosen calls (1-based), sends this process SIGTERM or returns NaN."""
-
-    sigterm_at: set[int] = set()
-    nan_at: set[int] = set()
-    calls = 0
-
-    def __init__(self, weight: float = 1.0):
-        super().__init__()
-        self.weight = weight
-
-    def forward(self, logits, labels):
-        FaultyLoss.calls += 1
-        loss = nn.functional.cross_entropy(logits, labels)
-        if FaultyLoss.calls in FaultyLoss.sigterm_at:
-            os.kill(os.getpid(), signal.SIGTERM)
-        if FaultyLoss.calls in FaultyLoss.nan_at:
-            loss = loss * float("nan")
-        return loss
 
 
 @pytest.fixture
 def faulty(monkeypatch):
     monkeypatch.setitem(LOSSES, "FaultyLoss", FaultyLoss)
-    FaultyLoss.calls, FaultyLoss.sigterm_at, FaultyLoss.nan_at = 0, set(), set()
+    FaultyLoss.schedule()
     return FaultyLoss
 
 
@@ -83,7 +60,7 @@ def _assert_same_weights(a: dict, b: dict) -> None:
 def test_sigterm_mid_epoch_then_resume_is_bit_exact(faulty, tmp_path, tiny_data):
     straight = train(load_config(_config(tmp_path, tiny_data, "straight")))
     assert "stopped" not in straight
-    faulty.calls, faulty.sigterm_at = 0, {4}  # epoch 1 has 6 batches: stop after batch 4
+    faulty.schedule(sigterm_at={4})  # epoch 1 has 6 batches: stop after batch 4
     config = _config(tmp_path, tiny_data, "killed")
     stopped = train(load_config(config))
     assert stopped["stopped"] == "SIGTERM"
@@ -99,7 +76,7 @@ def test_sigterm_mid_epoch_then_resume_is_bit_exact(faulty, tmp_path, tiny_data)
 
 
 def test_save_steps_and_sigterm_at_epoch_end(faulty, tmp_path, tiny_data):
-    faulty.sigterm_at = {6}  # the last batch of epoch 1: the epoch finishes, evaluates, saves, stops
+    faulty.schedule(sigterm_at={6})  # the last batch of epoch 1: the epoch finishes, evaluates, saves, stops
     config = _config(tmp_path, tiny_data, "run", epochs=3, save_steps=2)
     stopped = train(load_config(config))
     out = tmp_path / "run" / "PPLCNet_x0_25"
@@ -112,7 +89,7 @@ def test_save_steps_and_sigterm_at_epoch_end(faulty, tmp_path, tiny_data):
 
 
 def test_nan_steps_are_skipped_and_counted(faulty, tmp_path, tiny_data):
-    faulty.nan_at = {2}
+    faulty.schedule(nan_at={2})
     result = train(load_config(_config(tmp_path, tiny_data, "run", epochs=1)))
     assert result["train"]["nonfinite_steps"] == 1
     assert math.isfinite(result["train"]["loss"])
@@ -120,7 +97,7 @@ def test_nan_steps_are_skipped_and_counted(faulty, tmp_path, tiny_data):
 
 
 def test_nan_streak_rolls_back_with_lower_lr(faulty, tmp_path, tiny_data):
-    faulty.nan_at = set(range(8, 11))  # epoch 2, batches 2-4: 3 in a row
+    faulty.schedule(nan_at=range(8, 11))  # epoch 2, batches 2-4: 3 in a row
     config = _config(tmp_path, tiny_data, "run", epochs=2, nan_patience=3, nan_lr_factor=0.25)
     result = train(load_config(config))
     assert result["epoch"] == 2
@@ -135,7 +112,7 @@ def test_nan_streak_rolls_back_with_lower_lr(faulty, tmp_path, tiny_data):
 
 
 def test_nan_without_checkpoint_stops_with_clear_error(faulty, tmp_path, tiny_data):
-    faulty.nan_at = set(range(1, 100))
+    faulty.schedule(nan_at=range(1, 100))
     config = _config(tmp_path, tiny_data, "run", epochs=1, nan_patience=2)
     with pytest.raises(TrainingDiverged, match=r"NaN/Inf in 2 optimizer steps in a row.*no checkpoint of "
                                                r"this run to roll back to.*Optimizer\.lr\.learning_rate"):
@@ -143,7 +120,7 @@ def test_nan_without_checkpoint_stops_with_clear_error(faulty, tmp_path, tiny_da
 
 
 def test_nan_rollbacks_are_bounded(faulty, tmp_path, tiny_data):
-    faulty.nan_at = set(range(7, 1000))  # everything after epoch 1 diverges
+    faulty.schedule(nan_at=range(7, 1000))  # everything after epoch 1 diverges
     config = _config(tmp_path, tiny_data, "run", epochs=2, nan_patience=2, nan_max_rollbacks=2)
     with pytest.raises(TrainingDiverged, match=r"2 rollback\(s\) already \(Global\.nan_max_rollbacks\)"):
         train(load_config(config))

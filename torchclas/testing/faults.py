@@ -21,11 +21,43 @@ from typing import Sequence
 
 import torch
 from safetensors.torch import load_file
+from torch import nn
 
-__all__ = ["KillReport", "train_cli", "train_with_kills", "compare_runs", "TIMING_KEYS"]
+__all__ = ["KillReport", "FaultyLoss", "train_cli", "train_with_kills", "compare_runs", "TIMING_KEYS"]
 
 # metrics.jsonl keys that measure time, not the run's result
 TIMING_KEYS = ("ips", "data_wait")
+
+
+class FaultyLoss(nn.Module):
+    """Cross-entropy that, on chosen calls (1-based, counted over the whole process), sends
+    this process SIGTERM or returns NaN: put it in ``torchclas.losses.LOSSES`` and name it in
+    ``Loss.Train`` to inject those faults into a real run.
+
+    Example:
+        >>> LOSSES["FaultyLoss"] = FaultyLoss
+        >>> FaultyLoss.schedule(nan_at=range(8, 12))  # 4 NaN steps in a row from the 8th batch
+    """
+
+    sigterm_at: frozenset[int] = frozenset()
+    nan_at: frozenset[int] = frozenset()
+    calls = 0
+
+    def __init__(self, weight: float = 1.0):
+        super().__init__()
+        self.weight = weight
+
+    @classmethod
+    def schedule(cls, sigterm_at=(), nan_at=()) -> None:
+        """Reset the call count and choose the calls that fault."""
+        cls.calls, cls.sigterm_at, cls.nan_at = 0, frozenset(sigterm_at), frozenset(nan_at)
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        FaultyLoss.calls += 1
+        loss = nn.functional.cross_entropy(logits, labels)
+        if FaultyLoss.calls in FaultyLoss.sigterm_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return loss * float("nan") if FaultyLoss.calls in FaultyLoss.nan_at else loss
 
 
 @dataclass
