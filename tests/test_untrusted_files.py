@@ -80,7 +80,7 @@ def test_checkpoint_state_file_with_a_payload_is_refused(tmp_path):
     model = nn.Linear(3, 2)
     save_weights(model, tmp_path / "latest.safetensors")
     _write_payload(tmp_path / "latest.state.pt", marker, "torch.save")
-    with pytest.raises(ValueError, match=r"latest\.state\.pt"):
+    with pytest.raises(ValueError, match=r"latest\.state\.pt: not a valid training-state file: refused to load"):
         load_checkpoint(tmp_path / "latest", model)
     assert not marker.exists()
 
@@ -144,3 +144,14 @@ def test_sniff_file_kind(tmp_path):
     (tmp_path / "f").write_bytes(bytes(range(256)))
     kinds = [sniff_file_kind(tmp_path / n) for n in "abcdef"]
     assert kinds == ["safetensors", "torch zip", "pickle", "empty", "text", "unknown"]
+
+
+@pytest.mark.parametrize("content", [b"not an onnx model\n", bytes(range(256)) * 4, b""])
+def test_a_file_named_onnx_that_is_not_one_is_named(tmp_path, content):
+    from torchclas import Predictor
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"model\.onnx: not a loadable ONNX model"):
+        Predictor(str(path))
+
