@@ -93,16 +93,7 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
         save_config(cfg, out / "config.yaml")
         plot_lr_curve(scaled_lr_config(cfg, lr_scale_factor(cfg, info.world_size)), cfg.Global.epochs,
                       math.ceil(len(train_loader) / cfg.Global.accum_steps), out / "lr.png")
-    # rank 0 first: verifying may finish an interrupted commit, which one process must do alone
-    checkpoint = resolve_resume(cfg.Global.checkpoints, out) if info.is_main else None
-    barrier(info)
-    if not info.is_main:
-        checkpoint = resolve_resume(cfg.Global.checkpoints, out)
-    if checkpoint is not None:
-        resume(state, checkpoint)
-    elif info.is_main:
-        metrics_log.path.unlink(missing_ok=True)
-        bad_log.path.unlink(missing_ok=True)
+    _start_or_resume(cfg, state, out, (metrics_log, bad_log))
     if info.is_main:
         bad_log.write_missing(getattr(train_loader.base_dataset, "missing_files", []))
     log.info("training %s (%d classes) on %s: %d train images, %d steps/epoch, epochs %d..%d, output %s",
@@ -120,6 +111,22 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
                 rollback(cfg, state, err)
             except TrainingStopped:
                 return _stopped(state, out)
+
+
+def _start_or_resume(cfg: Config, state: TrainState, out: Path, logs: tuple[MetricsLog, BadImageLog]) -> None:
+    """Resume from ``Global.checkpoints`` (``auto``: the newest complete one), or start fresh
+    with empty per-epoch logs. Rank 0 looks first: verifying may finish an interrupted commit,
+    which one process must do alone."""
+    main = state.dist.is_main
+    checkpoint = resolve_resume(cfg.Global.checkpoints, out) if main else None
+    barrier(state.dist)
+    if not main:
+        checkpoint = resolve_resume(cfg.Global.checkpoints, out)
+    if checkpoint is not None:
+        resume(state, checkpoint)
+    elif main:
+        for run_log in logs:
+            run_log.path.unlink(missing_ok=True)
 
 
 def _stopped(state: TrainState, out: Path) -> dict[str, Any]:
