@@ -168,3 +168,14 @@ def test_metrics_log_keeps_records_without_epoch(tmp_path):
     log.write({"epoch": 5, "top1": 1.0})
     log.truncate_after(1)
     assert log.read() == [{"event": "start"}]
+
+
+def test_summary_line_shows_data_wait_every_topk_and_skips():
+    from torchclas.engine.progress import summary_line
+
+    train = {"loss": 0.5, "top1": 0.8, "lr": 0.1, "ips": 512.0, "data_wait": 0.034, "bad_images": 2,
+             "nonfinite_steps": 0, "amp_overflows": 1}
+    line = summary_line(3, 10, train, {"loss": 0.4, "top1": 0.85, "top2": 0.95}, 52.0)
+    assert line == ("epoch 3/10  train loss 0.5000 top1 80.00%  lr 0.10000  512 img/s  data wait 3%  "
+                    "eval loss 0.4000 top1 85.00% top2 95.00%  skipped 2 bad images  "
+                    "skipped 1 AMP overflow steps  52s")

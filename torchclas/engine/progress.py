@@ -26,11 +26,19 @@ def epoch_progress(enabled: bool = True) -> Progress:
 
 
 def summary_line(epoch: int, epochs: int, train: dict, evaluation: dict | None, seconds: float) -> str:
-    """``epoch 3/10  train loss 0.41 top1 85.2%  eval loss 0.38 top1 86.9% top5 99.6%  52s``."""
+    """``epoch 3/10  train loss 0.41 top1 85.2%  lr 0.1  512 img/s  data wait 3%  eval loss 0.38
+    top1 86.9% top5 99.6%  52s``, plus skipped images, skipped NaN steps and AMP overflows when
+    there were any. The data wait says when loading, not compute, limits the speed."""
     text = (f"epoch {epoch}/{epochs}  train loss {train['loss']:.4f} top1 {100 * train['top1']:.2f}%"
             f"  lr {train['lr']:.5f}  {train['ips']:.0f} img/s")
+    if "data_wait" in train:
+        text += f"  data wait {100 * train['data_wait']:.0f}%"
     if evaluation:
-        text += (f"  eval loss {evaluation['loss']:.4f} top1 {100 * evaluation['top1']:.2f}%"
-                 f" top5 {100 * evaluation.get('top5', float('nan')):.2f}%")
-    bad = train.get("bad_images", 0)
-    return text + (f"  skipped {bad} bad images" if bad else "") + f"  {seconds:.0f}s"
+        tops = " ".join(f"{key} {100 * value:.2f}%" for key, value in evaluation.items()
+                        if key.startswith("top"))
+        text += f"  eval loss {evaluation['loss']:.4f} {tops}"
+    for key, what in (("bad_images", "bad images"), ("nonfinite_steps", "NaN/Inf steps"),
+                      ("amp_overflows", "AMP overflow steps")):
+        if train.get(key):
+            text += f"  skipped {train[key]} {what}"
+    return text + f"  {seconds:.0f}s"
