@@ -32,6 +32,10 @@ class GlobalConfig(Section):
     steps inside an epoch. A NaN/Inf loss skips its step; after ``nan_patience`` such steps in
     a row the run rolls back to its last checkpoint with the LR times ``nan_lr_factor``, at
     most ``nan_max_rollbacks`` times, then stops with an error.
+
+    ``precision`` (``auto``: bf16 where the hardware runs it faster, see
+    ``engine/fast_defaults.py``) applies when there is no ``AMP`` section; ``channels_last:
+    auto`` turns it on for convolutional nets.
     """
 
     checkpoints: Optional[str] = None
@@ -53,7 +57,8 @@ class GlobalConfig(Section):
     seed: Optional[int] = 42
     strict_data: bool = False
     num_threads: Optional[int] = Field(None, ge=1)
-    channels_last: bool = False
+    channels_last: bool | Literal["auto"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     accum_steps: int = Field(1, ge=1)
     auto_scale_lr: bool = False
     compile: bool | str = False

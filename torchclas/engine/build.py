@@ -15,6 +15,7 @@ from ..losses import build_loss
 from ..models import create_model
 from ..optim import build_lr_scheduler, build_optimizer
 from .distributed import DistInfo, wrap_ddp
+from .fast_defaults import MIN_CONVS, is_conv_net
 from .loop import TrainState
 from .precision import LowPrecisionCopy, amp_dtype, build_grad_scaler
 
@@ -55,7 +56,7 @@ def scaled_lr_config(cfg: Config, factor: float):
 def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches_per_epoch: int,
                       class_counts: Sequence[int] | None = None) -> TrainState:
     """Everything a run needs to train ``cfg`` on ``device`` as process ``info``."""
-    net = _build_net(cfg, device, info)
+    net, channels_last = _build_net(cfg, device, info)
     optimizer = build_optimizer(cfg.Optimizer, net)
     steps_per_epoch = math.ceil(batches_per_epoch / cfg.Global.accum_steps)
     factor = lr_scale_factor(cfg, info.world_size)
@@ -76,7 +77,7 @@ def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches
         ema = ModelEmaV3(net, decay=cfg.EMA.decay)
     return TrainState(net=net, model=model, optimizer=optimizer, scheduler=scheduler,
                       loss_fn=build_loss(cfg.Loss.Train, "Loss.Train", class_counts), device=device,
-                      channels_last=cfg.Global.channels_last, amp_dtype=dtype,
+                      channels_last=channels_last, amp_dtype=dtype,
                       scaler=build_grad_scaler(cfg.AMP, dtype, device), low_precision=low, ema=ema,
                       **({"ema_decay": cfg.EMA.decay, "ema_warmup": cfg.EMA.warmup} if cfg.EMA else {}),
                       accum_steps=cfg.Global.accum_steps, dist=info, nan_patience=cfg.Global.nan_patience,
@@ -84,7 +85,7 @@ def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches
                       else 1)
 
 
-def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> nn.Module:
+def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> tuple[nn.Module, bool]:
     net = create_model(cfg.Arch.name, cfg.class_num, pretrained=cfg.Global.pretrained_model,
                        **cfg.Arch.builder_kwargs).to(device)
     if cfg.Global.sync_bn and info.enabled:
@@ -92,6 +93,11 @@ def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> nn.Module:
             raise ValueError("Global.sync_bn: torch's SyncBatchNorm runs on CUDA only; "
                              "set Global.sync_bn=False for CPU training")
         net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-    if cfg.Global.channels_last:
+    channels_last = cfg.Global.channels_last
+    if channels_last == "auto":
+        channels_last = is_conv_net(net)
+        log.info("channels_last %s (Global.channels_last: auto; %s)", "on" if channels_last else "off",
+                 "a convolutional net" if channels_last else f"fewer than {MIN_CONVS} Conv2d layers")
+    if channels_last:
         net = net.to(memory_format=torch.channels_last)
-    return net
+    return net, channels_last

@@ -8,16 +8,19 @@ with a lower learning rate.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
+
+from safetensors import safe_open
 
 from ..config.schema import Config
 from .checkpoint import load_checkpoint, save_checkpoint
 from .loop import EpochProgress, NonFiniteLoss, TrainState
 from .manifest import CheckpointError, find_newest, verify
 
-__all__ = ["resume", "resolve_resume", "save_training_checkpoint", "rollback", "TrainingDiverged",
+__all__ = ["resume", "resolve_resume", "checkpoint_precision", "save_training_checkpoint", "rollback", "TrainingDiverged",
            "check_free_space", "checkpoint_bytes"]
 
 log = logging.getLogger("torchclas")
@@ -39,6 +42,18 @@ def resolve_resume(checkpoints: str | None, out: Path) -> Path | None:
         log.info("Global.checkpoints=auto: no complete checkpoint in %s yet, starting from scratch", out)
         return None
     return found[0]
+
+
+def checkpoint_precision(checkpoint: Path | None) -> str | None:
+    """The ``Global.precision`` a checkpoint's run trained in (its weights' metadata), if recorded."""
+    if checkpoint is None:
+        return None
+    try:
+        with safe_open(str(checkpoint).removesuffix(".safetensors") + ".safetensors", "pt") as handle:
+            value = (handle.metadata() or {}).get("precision")
+    except Exception:  # noqa: BLE001 - unreadable here is reported by the resume itself
+        return None
+    return json.loads(value) if value else None
 
 
 def resume(state: TrainState, checkpoint: str | Path) -> None:
@@ -70,7 +85,7 @@ def save_training_checkpoint(cfg: Config, state: TrainState, path: Path, epoch: 
     """Commit a resumable checkpoint at ``path``; on a write error (disk full, read-only)
     log it, keep the previous checkpoint of that name, and return False."""
     extra = {"best_top1": state.best_top1, "best_epoch": state.best_epoch, "arch": cfg.Arch.name,
-             "class_num": cfg.class_num}
+             "class_num": cfg.class_num, "precision": cfg.Global.precision}
     modules = {"ema": state.ema.state_dict()} if state.ema is not None else {}
     if state.scaler is not None:
         modules["scaler"] = state.scaler.state_dict()

@@ -27,8 +27,9 @@ from .distributed import DistInfo, all_reduce_sums, barrier, init_distributed, s
 from .evaluate import run_eval
 from .loop import EpochProgress, NonFiniteLoss, TrainState, train_one_epoch
 from .metrics import MetricsLog, build_metric
-from .recovery import (check_free_space, checkpoint_bytes, resolve_resume, resume, rollback,
-                       save_training_checkpoint)
+from .recovery import (check_free_space, checkpoint_bytes, checkpoint_precision, resolve_resume, resume,
+                       rollback, save_training_checkpoint)
+from .fast_defaults import resolve_precision
 from .signals import TrainingStopped, stop_on_signals
 from .progress import console, summary_line
 from .runtime import attach_log_file, configure_threads, run_dir, seed_everything, select_device
@@ -84,6 +85,8 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
     if len(train_loader) == 0:
         raise ValueError("DataLoader.Train yields no batch (empty list, or drop_last with too few images)")
     counts = label_counts(train_loader.base_dataset, cfg.class_num)
+    checkpoint = _find_checkpoint(cfg, info, out)
+    cfg = _decide_precision(cfg, device, info, checkpoint)
     state = build_train_state(cfg, device, info, len(train_loader), counts)
     metrics_log = MetricsLog(out / "metrics.jsonl")
     bad_log = BadImageLog(out / "bad_images.txt")
@@ -93,7 +96,7 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
         save_config(cfg, out / "config.yaml")
         plot_lr_curve(scaled_lr_config(cfg, lr_scale_factor(cfg, info.world_size)), cfg.Global.epochs,
                       math.ceil(len(train_loader) / cfg.Global.accum_steps), out / "lr.png")
-    _start_or_resume(cfg, state, out, (metrics_log, bad_log))
+    _start_or_resume(state, checkpoint, (metrics_log, bad_log))
     if info.is_main:
         bad_log.write_missing(getattr(train_loader.base_dataset, "missing_files", []))
     log.info("training %s (%d classes) on %s: %d train images, %d steps/epoch, epochs %d..%d, output %s",
@@ -113,18 +116,32 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
                 return _stopped(state, out)
 
 
-def _start_or_resume(cfg: Config, state: TrainState, out: Path, logs: tuple[MetricsLog, BadImageLog]) -> None:
-    """Resume from ``Global.checkpoints`` (``auto``: the newest complete one), or start fresh
-    with empty per-epoch logs. Rank 0 looks first: verifying may finish an interrupted commit,
-    which one process must do alone."""
-    main = state.dist.is_main
-    checkpoint = resolve_resume(cfg.Global.checkpoints, out) if main else None
-    barrier(state.dist)
-    if not main:
-        checkpoint = resolve_resume(cfg.Global.checkpoints, out)
+def _find_checkpoint(cfg: Config, info: DistInfo, out: Path) -> Path | None:
+    """The checkpoint ``Global.checkpoints`` names (``auto``: the newest complete one). Rank 0
+    looks first: verifying may finish an interrupted commit, which one process must do alone."""
+    checkpoint = resolve_resume(cfg.Global.checkpoints, out) if info.is_main else None
+    barrier(info)
+    return checkpoint if info.is_main else resolve_resume(cfg.Global.checkpoints, out)
+
+
+def _decide_precision(cfg: Config, device: torch.device, info: DistInfo, checkpoint: Path | None) -> Config:
+    """``Global.precision`` decided (``auto``: by the hardware, or as the resumed run had it); the
+    processes of a distributed run agree on bf16 only when every one of them chose it."""
+    cfg, why = resolve_precision(cfg, device, checkpoint_precision(checkpoint))
+    if info.enabled:  # each process probed its own CPU: bf16 only if all of them chose it
+        bf16 = all_reduce_sums([float(cfg.Global.precision == "bf16")], device, info)[0]
+        if 0 < bf16 < info.world_size:
+            cfg = cfg.model_copy(update={"AMP": None, "Global": cfg.Global.model_copy(update={"precision": "fp32"})})
+            why = f"only {int(bf16)} of {info.world_size} processes found bf16 faster"
+    log.info("precision %s (%s)", cfg.Global.precision, why)
+    return cfg
+
+
+def _start_or_resume(state: TrainState, checkpoint: Path | None, logs: tuple[MetricsLog, BadImageLog]) -> None:
+    """Resume from ``checkpoint``, or start fresh with empty per-epoch logs."""
     if checkpoint is not None:
         resume(state, checkpoint)
-    elif main:
+    elif state.dist.is_main:
         for run_log in logs:
             run_log.path.unlink(missing_ok=True)
 

@@ -65,7 +65,7 @@ def tiny_config_dict(data: Path, output: Path, arch: str = "PPLCNet_x0_25", epoc
                  {"RandFlipImage": {"flip_code": 1}}, {"NormalizeImage": dict(MEAN_STD)}]
     return {
         "Global": {"output_dir": str(output), "epochs": epochs, "seed": 7, "device": "cpu",
-                   "num_threads": 1, "image_shape": [3, 32, 32]},
+                   "num_threads": 1, "image_shape": [3, 32, 32], "precision": "fp32"},
         "Arch": {"name": arch, "class_num": len(CLASSES)},
         "Loss": {"Train": [{"CELoss": {"weight": 1.0, "epsilon": 0.1}}], "Eval": [{"CELoss": {"weight": 1.0}}]},
         "Optimizer": {"name": "Momentum", "momentum": 0.9,

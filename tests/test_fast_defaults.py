@@ -1,0 +1,92 @@
+"""Fast defaults: the precision and layout a run picks from the hardware, and keeps on resume."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+import yaml
+
+from torchclas.config import load_config
+from torchclas.config.schema import AMPConfig
+from torchclas.engine import fast_defaults, train
+from torchclas.engine.fast_defaults import bf16_probe, is_conv_net, resolve_precision
+from torchclas.models import create_model
+from torchclas.testing.tiny import tiny_config_dict
+
+CPU = torch.device("cpu")
+
+
+def _cfg(tmp_path, tiny_data, **globals_):
+    cfg = tiny_config_dict(tiny_data, tmp_path / "out", epochs=1)
+    cfg["Global"].update(globals_)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return load_config(path)
+
+
+@pytest.mark.parametrize("precision, dtype", [("fp32", None), ("bf16", "bfloat16"), ("fp16", "float16")])
+def test_explicit_precision_sets_amp(tmp_path, tiny_data, precision, dtype):
+    cfg, why = resolve_precision(_cfg(tmp_path, tiny_data, precision=precision), CPU)
+    assert cfg.Global.precision == precision and why == "Global.precision"
+    assert (cfg.AMP.dtype if cfg.AMP else None) == dtype
+
+
+def test_an_amp_section_wins(tmp_path, tiny_data):
+    cfg = _cfg(tmp_path, tiny_data, precision="auto").model_copy(update={"AMP": AMPConfig(dtype="float16")})
+    resolved, why = resolve_precision(cfg, CPU)
+    assert resolved.Global.precision == "fp16" and resolved.AMP.dtype == "float16"
+    assert why == "from the AMP section"
+    off = cfg.model_copy(update={"AMP": AMPConfig(use_amp=False)})
+    assert resolve_precision(off, CPU)[0].Global.precision == "fp32"
+
+
+def test_auto_without_bf16_hardware_is_fp32(tmp_path, tiny_data, monkeypatch):
+    monkeypatch.setattr(fast_defaults, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    cfg, why = resolve_precision(_cfg(tmp_path, tiny_data, precision="auto"), CPU)
+    assert cfg.Global.precision == "fp32" and cfg.AMP is None
+    assert why == "the CPU has neither amx_bf16 nor avx512_bf16"
+
+
+@pytest.mark.parametrize("times, expected", [((0.030, 0.012), "bf16"), ((0.030, 0.029), "fp32")])
+def test_auto_with_bf16_hardware_follows_the_probe(tmp_path, tiny_data, monkeypatch, times, expected):
+    monkeypatch.setattr(fast_defaults, "cpu_flags", lambda: frozenset({"amx_bf16", "avx512_bf16"}))
+    monkeypatch.setattr(fast_defaults, "bf16_probe", lambda: times)
+    cfg, why = resolve_precision(_cfg(tmp_path, tiny_data, precision="auto"), CPU)
+    assert cfg.Global.precision == expected
+    assert "the CPU has amx_bf16/avx512_bf16" in why and "probe conv fwd+bwd" in why
+    assert (cfg.AMP is not None) == (expected == "bf16")
+
+
+def test_recorded_precision_is_kept(tmp_path, tiny_data):
+    cfg, why = resolve_precision(_cfg(tmp_path, tiny_data, precision="auto"), CPU, recorded="bf16")
+    assert cfg.Global.precision == "bf16" and why == "as in the checkpoint this run resumes"
+
+
+def test_probe_measures_both_precisions():
+    fp32, bf16 = bf16_probe(repeats=1)
+    assert fp32 > 0 and bf16 > 0
+
+
+def test_conv_nets_get_channels_last():
+    assert is_conv_net(create_model("PPLCNet_x0_25", 3))
+    assert not is_conv_net(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 16, 16), torch.nn.Flatten(),
+                                               torch.nn.LazyLinear(3)))
+
+
+def test_a_run_logs_its_choices_and_resumes_with_them(tmp_path, tiny_data, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="torchclas")
+    monkeypatch.setattr(fast_defaults, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    monkeypatch.setattr(fast_defaults, "bf16_probe", lambda: (0.03, 0.01))
+    cfg = _cfg(tmp_path, tiny_data, precision="auto", channels_last="auto")
+    train(cfg)
+    assert "precision bf16 (the CPU has amx_bf16; probe" in caplog.text
+    assert "channels_last on (Global.channels_last: auto; a convolutional net)" in caplog.text
+    saved = yaml.safe_load((tmp_path / "out" / "PPLCNet_x0_25" / "config.yaml").read_text())
+    assert saved["Global"]["precision"] == "bf16" and saved["AMP"]["dtype"] == "bfloat16"
+    # the machine got busy: the probe would now say fp32, but the resumed run keeps bf16
+    monkeypatch.setattr(fast_defaults, "bf16_probe", lambda: (0.01, 0.03))
+    caplog.clear()
+    train(cfg.model_copy(update={"Global": cfg.Global.model_copy(update={"checkpoints": "auto", "epochs": 2})}))
+    assert "precision bf16 (as in the checkpoint this run resumes)" in caplog.text
