@@ -1,0 +1,225 @@
+"""Training and input-pipeline speed, torchclas against PaddleClas, in one run on this machine.
+
+    python bench/speed.py                                   # both tables, 2 threads, 3 rounds
+    python bench/speed.py --models PPLCNet_x1_0 --rounds 1 --skip-pipeline
+
+* ``training step``: images/s of forward + backward + SGD-momentum step on random 224x224 data,
+  batch 32, ``--threads`` threads: PaddleClas 2.6 dygraph fp32 (oneDNN) in its own venv, and
+  torchclas eager fp32, fp32 channels_last, bf16 autocast + channels_last, and what torchclas's
+  fast defaults pick on this machine (``Global.precision: auto``, ``channels_last: auto``).
+* ``input pipeline``: images/s of decode + RandCropImage 224 + RandFlipImage + NormalizeImage on
+  500x375 and 1024x768 JPEGs (scikit-learn's sample photographs, re-encoded), 2 worker processes:
+  PaddleClas's ops (cv2) against torchclas's loader (torchvision.io decode, transforms.v2 on uint8).
+* ``data wait``: the share of a real ``torchclas.train`` epoch of ResNet18_vd at 224 spent waiting
+  for the loader (``metrics.jsonl``'s ``data_wait``).
+
+Each round runs every configuration once; the tables show the median over rounds (the machine is
+noisy, so both sides see the same load). The Paddle venv (``--paddle-venv``, default
+``.venv-paddle``; paddlepaddle==3.3.1 and paddleclas==2.6.0 from PyPI, ~2 min) is
+not a project dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from torchclas.config import load_config  # noqa: E402
+from torchclas.config.schema import Config  # noqa: E402
+from torchclas.data.loader import build_dataloader  # noqa: E402
+from torchclas.engine.fast_defaults import is_conv_net, resolve_precision  # noqa: E402
+from torchclas.models import create_model  # noqa: E402
+
+PADDLE = ROOT / "bench" / "paddle_speed.py"
+NORMALIZE = {"scale": "1.0/255.0", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "order": ""}
+TRAIN_OPS = [{"DecodeImage": {"to_rgb": True, "channel_first": False}}, {"RandCropImage": {"size": 224}},
+             {"RandFlipImage": {"flip_code": 1}}, {"NormalizeImage": NORMALIZE}]
+
+
+def ensure_paddle_venv(venv: Path) -> Path:
+    """The Paddle venv's python (paddlepaddle, paddleclas), made when missing (as ``make test-paddle`` does)."""
+    python = venv / "bin" / "python"
+    if not (venv / ".installed").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "paddlepaddle==3.3.1", "paddleclas==2.6.0"],
+                       check=True)
+        (venv / ".installed").touch()
+    return python
+
+
+def paddle(python: Path, *args: str, threads: int = 1) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([str(python), str(PADDLE), *args], capture_output=True, text=True, env=env, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _auto_choice(name: str, threads: int) -> tuple[str, bool, str]:
+    """What ``Global.precision: auto`` and ``channels_last: auto`` pick for ``name`` here."""
+    cfg = Config.model_validate({"Arch": {"name": name}})
+    torch.set_num_threads(threads)
+    resolved, why = resolve_precision(cfg, torch.device("cpu"))
+    return resolved.Global.precision, is_conv_net(create_model(name, 1000)), why
+
+
+def torch_train_ips(name: str, precision: str, channels_last: bool, batch: int, steps: int, threads: int) -> float:
+    """Images/s of torchclas training steps (median step after two warm-up steps)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = create_model(name, 1000)
+    x = torch.randn(batch, 3, 224, 224)
+    if channels_last:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 1000, (batch,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    model.train()
+    times = []
+    for _ in range(steps):
+        began = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - began)
+    kept = sorted(times[2:])
+    return batch / kept[len(kept) // 2]
+
+
+def torch_pipeline_ips(paths: list[str], workers: int, seconds: float, folder: Path) -> float:
+    """Images/s of torchclas's training loader over ``paths`` repeated (``workers`` processes)."""
+    listing = folder / "speed_list.txt"
+    listing.write_text("".join(f"{p} 0\n" for p in paths * 64))
+    split = Config.model_validate({"Arch": {"name": "ResNet18_vd"}, "DataLoader": {"Train": {
+        "dataset": {"name": "ImageNetDataset", "image_root": "/", "cls_label_path": str(listing),
+                    "transform_ops": TRAIN_OPS},
+        "sampler": {"batch_size": 32, "shuffle": True},
+        "loader": {"num_workers": workers, "persistent_workers": True}}}}).DataLoader.Train
+    loader = build_dataloader(split, seed=0, class_num=1)
+    torch.set_num_threads(1)
+    done, began, epoch = 0, None, 0
+    while True:
+        loader.batch_sampler.set_epoch(epoch)
+        for images, _, _ in loader:
+            if began is None:  # the first batch pays the workers' start-up
+                began = time.perf_counter()
+                continue
+            done += images.shape[0]
+            if time.perf_counter() - began > seconds:
+                return done / (time.perf_counter() - began)
+        epoch += 1
+
+
+def data_wait(photo: str, folder: Path, threads: int) -> dict:
+    """One real training epoch of ResNet18_vd at 224 on 192 JPEGs: its data-wait share and img/s."""
+    from torchclas.engine import train
+
+    listing = folder / "wait_list.txt"
+    listing.write_text("".join(f"{photo} {i % 10}\n" for i in range(192)))
+    cfg = {"Global": {"output_dir": str(folder / "wait_run"), "epochs": 1, "device": "cpu", "eval_during_train": False,
+                      "num_threads": threads, "seed": 0},
+           "Arch": {"name": "ResNet18_vd", "class_num": 10},
+           "DataLoader": {"Train": {"dataset": {"name": "ImageNetDataset", "image_root": "/",
+                                                "cls_label_path": str(listing), "transform_ops": TRAIN_OPS},
+                                    "sampler": {"batch_size": 32, "shuffle": True},
+                                    "loader": {"num_workers": 1}}}}
+    path = folder / "wait.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = train(load_config(path))
+    return {"data_wait": result["train"]["data_wait"], "ips": result["train"]["ips"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["ResNet18_vd", "PPLCNet_x1_0"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per input-pipeline measurement")
+    parser.add_argument("--paddle-venv", type=Path, default=ROOT / ".venv-paddle")
+    parser.add_argument("--out", type=Path, default=ROOT / "output" / "bench_speed")
+    parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--skip-train", action="store_true")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    python = ensure_paddle_venv(args.paddle_venv)
+    console = Console(width=140)
+    if not args.skip_train:
+        console.print(train_table(args, python))
+    if not args.skip_pipeline:
+        photos = paddle(python, "photos", str(args.out / "photos"))
+        console.print(pipeline_table(args, python, photos))
+        wait = data_wait(photos["500x375"][0], args.out, args.threads)
+        console.print(f"data wait in a real ResNet18_vd epoch (224, batch 32, 1 loader worker, "
+                      f"{args.threads} compute threads): {100 * wait['data_wait']:.1f}% of the epoch, "
+                      f"{wait['ips']:.1f} img/s")
+
+
+def train_table(args: argparse.Namespace, python: Path) -> Table:
+    variants = [("fp32", False), ("fp32", True), ("bf16", True)]
+    rows: dict[tuple, list[float]] = {}
+    choices = {name: _auto_choice(name, args.threads) for name in args.models}
+    for _ in range(args.rounds):
+        for name in args.models:
+            rows.setdefault((name, "paddle"), []).append(
+                paddle(python, "train", name, "--batch", str(args.batch), "--steps", str(args.steps),
+                       "--threads", str(args.threads), threads=args.threads)["ips"])
+            for precision, cl in variants + [choices[name][:2]]:
+                rows.setdefault((name, precision, cl), []).append(
+                    torch_train_ips(name, precision, cl, args.batch, args.steps, args.threads))
+    table = Table(title=f"training step, img/s (224x224, batch {args.batch}, {args.threads} threads, "
+                        f"median of {args.rounds} rounds; ratio to PaddleClas)")
+    table.add_column("runtime")
+    for name in args.models:
+        table.add_column(name, justify="right")
+    base = {name: statistics.median(rows[(name, "paddle")]) for name in args.models}
+    table.add_row("PaddleClas 2.6 dygraph fp32 (oneDNN)", *(f"{base[n]:.1f}" for n in args.models))
+    labels = {("fp32", False): "torchclas eager fp32", ("fp32", True): "torchclas fp32 + channels_last",
+              ("bf16", True): "torchclas bf16 autocast + channels_last", ("bf16", False): "torchclas bf16"}
+    for precision, cl in variants:
+        table.add_row(labels[(precision, cl)], *(_cell(rows[(n, precision, cl)], base[n]) for n in args.models))
+    table.add_row("torchclas fast defaults (auto)",
+                  *(_cell(rows[(n, *choices[n][:2])], base[n]) + f" [{choices[n][0]}{' CL' if choices[n][1] else ''}]"
+                    for n in args.models))
+    return table
+
+
+def pipeline_table(args: argparse.Namespace, python: Path, photos: dict) -> Table:
+    rows: dict[tuple, list[float]] = {}
+    for _ in range(args.rounds):
+        for size, paths in photos.items():
+            rows.setdefault((size, "paddle"), []).append(
+                paddle(python, "ops", *paths, "--workers", "2", "--seconds", str(args.seconds))["ips"])
+            rows.setdefault((size, "torch"), []).append(torch_pipeline_ips(paths, 2, args.seconds, args.out))
+    table = Table(title=f"input pipeline, 2 loader workers, img/s (decode + RandCropImage 224 + flip + normalize; "
+                        f"median of {args.rounds} rounds)")
+    table.add_column("pipeline")
+    for size in photos:
+        table.add_column(f"{size} JPEG", justify="right")
+    base = {size: statistics.median(rows[(size, "paddle")]) for size in photos}
+    table.add_row("PaddleClas ops (cv2)", *(f"{base[s]:.0f}" for s in photos))
+    table.add_row("torchclas (torchvision.io + v2 on uint8)", *(_cell(rows[(s, "torch")], base[s], 0) for s in photos))
+    return table
+
+
+def _cell(values: list[float], base: float, digits: int = 1) -> str:
+    value = statistics.median(values)
+    return f"{value:.{digits}f} ({value / base:.1f}x)"
+
+
+if __name__ == "__main__":
+    main()
