@@ -44,21 +44,13 @@ from torchclas.data.loader import build_dataloader  # noqa: E402
 from torchclas.engine.fast_defaults import is_conv_net, resolve_precision  # noqa: E402
 from torchclas.models import create_model  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from paddle_env import ensure_paddle_venv  # noqa: E402
+
 PADDLE = ROOT / "bench" / "paddle_speed.py"
 NORMALIZE = {"scale": "1.0/255.0", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "order": ""}
 TRAIN_OPS = [{"DecodeImage": {"to_rgb": True, "channel_first": False}}, {"RandCropImage": {"size": 224}},
              {"RandFlipImage": {"flip_code": 1}}, {"NormalizeImage": NORMALIZE}]
-
-
-def ensure_paddle_venv(venv: Path) -> Path:
-    """The Paddle venv's python (paddlepaddle, paddleclas), made when missing (as ``make test-paddle`` does)."""
-    python = venv / "bin" / "python"
-    if not (venv / ".installed").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "paddlepaddle==3.3.1", "paddleclas==2.6.0"],
-                       check=True)
-        (venv / ".installed").touch()
-    return python
 
 
 def paddle(python: Path, *args: str, threads: int = 1) -> dict:
