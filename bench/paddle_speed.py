@@ -42,12 +42,12 @@ def photos(out: Path) -> dict:
 def train(name: str, batch: int, size: int, steps: int, threads: int) -> dict:
     """Images/s of PaddleClas dygraph training steps (SGD momentum, random data, fp32, oneDNN)."""
     import paddle
-    from ppcls.arch.backbone import __dict__ as backbones
+    from paddleclas.ppcls.arch import backbone
 
     paddle.set_device("cpu")
     paddle.set_flags({"FLAGS_use_mkldnn": True})
     paddle.base.core.set_num_threads(threads)
-    model = backbones[name](class_num=1000)
+    model = getattr(backbone, name)(class_num=1000)
     optimizer = paddle.optimizer.Momentum(learning_rate=0.1, momentum=0.9, parameters=model.parameters(),
                                           weight_decay=1e-4)
     x = paddle.randn([batch, 3, size, size])
@@ -71,7 +71,8 @@ _OPS = None
 
 def _init(size: int) -> None:
     global _OPS
-    from ppcls.data.preprocess.ops.operators import DecodeImage, NormalizeImage, RandCropImage, RandFlipImage
+    # the pip package leaves ppcls/data out; deploy/python/preprocess.py carries the same cv2 ops
+    from paddleclas.deploy.python.preprocess import DecodeImage, NormalizeImage, RandCropImage, RandFlipImage
 
     _OPS = [DecodeImage(to_rgb=True, channel_first=False), RandCropImage(size=size), RandFlipImage(flip_code=1),
             NormalizeImage(scale=1.0 / 255.0, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], order="")]

@@ -189,9 +189,14 @@ class SamplerConfig(Section):
 
 
 class LoaderConfig(Section):
-    """``DataLoader.<split>.loader``: worker processes and their prefetching."""
+    """``DataLoader.<split>.loader``: worker processes and their prefetching.
+
+    ``late_normalize``: when ``transform_ops`` end with ``NormalizeImage`` (and there are no
+    batch ops), workers send uint8 images and the batch is normalised where it lands.
+    """
 
     num_workers: int = Field(0, ge=0)
+    late_normalize: bool = True
     use_shared_memory: bool = True
     persistent_workers: bool = True
     prefetch_factor: Optional[int] = Field(None, ge=1)

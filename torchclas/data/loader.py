@@ -18,10 +18,11 @@ from torch.utils.data import DataLoader, Dataset
 from ..config.schema import SplitConfig
 from .batch_ops import build_batch_ops
 from .datasets import build_dataset, collate_skip_bad
-from .pipeline import build_transforms
+from .pipeline import build_transforms, split_late_normalize
 from .samplers import SeededBatchSampler, build_batch_sampler
 
-__all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "build_dataloader", "batch_paths"]
+__all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "build_dataloader", "batch_paths",
+           "batch_to_device"]
 
 
 @contextmanager
@@ -90,8 +91,11 @@ def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, nu
     """
     ds_cfg = split.dataset
     _check_paths(ds_cfg.image_root, ds_cfg.cls_label_path, ds_cfg.name)
+    ops, late_normalize = ds_cfg.transform_ops, None
+    if split.loader.late_normalize and not ds_cfg.batch_transform_ops:
+        ops, late_normalize = split_late_normalize(ops, "dataset.transform_ops")
     dataset = build_dataset(ds_cfg.name, ds_cfg.image_root, ds_cfg.cls_label_path,
-                            build_transforms(ds_cfg.transform_ops), strict, ds_cfg.delimiter,
+                            build_transforms(ops), strict, ds_cfg.delimiter,
                             class_num=class_num)
     batch_ops = build_batch_ops(ds_cfg.batch_transform_ops, class_num, "dataset.batch_transform_ops")
     sampler = build_batch_sampler(split.sampler, dataset, seed, num_replicas, rank, num_classes=class_num)
@@ -103,7 +107,21 @@ def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, nu
                         persistent_workers=workers > 0 and split.loader.persistent_workers,
                         prefetch_factor=split.loader.prefetch_factor if workers else None)
     loader.base_dataset = dataset
+    loader.late_normalize = late_normalize
     return loader
+
+
+def batch_to_device(loader: DataLoader, images: torch.Tensor, device: torch.device,
+                    channels_last: bool = False) -> torch.Tensor:
+    """A batch of ``loader`` on ``device``, normalised there when the loader normalises late,
+    in channels_last layout when asked."""
+    images = images.to(device, non_blocking=True)
+    normalize = getattr(loader, "late_normalize", None)
+    if normalize is not None:
+        images = normalize(images)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return images
 
 
 def _ignore_sigint(worker_id: int) -> None:

@@ -19,7 +19,7 @@ from .transforms import (BATCH_OP_NAMES, NOT_YET_IMPLEMENTED_OPS, TRANSFORMS, Cr
 # so the DataLoader and the config check import it themselves).
 OP_MODULES = (augment, masking)
 
-__all__ = ["check_ops", "build_transforms", "describe_preprocess"]
+__all__ = ["check_ops", "build_transforms", "split_late_normalize", "describe_preprocess"]
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +127,30 @@ def build_transforms(ops: Any, where: str = "transform_ops") -> Callable:
     if skipped:
         logger.warning("%s: skipping ops not implemented yet: %s", where, ", ".join(skipped))
     return v2.Compose(built) if built else v2.Identity()
+
+
+def split_late_normalize(ops: Any, where: str = "transform_ops") -> tuple[Any, Callable | None]:
+    """Split a trailing ``NormalizeImage`` (``ToCHWImage`` after it aside) off an op list.
+
+    The per-image ops then end on uint8 images, a quarter of the bytes a loader worker sends as
+    float32, and the returned ``NormalizeImage`` runs once per batch where the batch lands (on
+    the GPU when there is one); it computes exactly what it computed per image. Returns
+    ``(ops, None)`` when the list does not end that way (an op after NormalizeImage needs floats).
+
+    Example:
+        >>> head, normalize = split_late_normalize([{"DecodeImage": None}, {"NormalizeImage": None},
+        ...                                        {"ToCHWImage": None}])
+        >>> head, type(normalize).__name__
+        ([{'DecodeImage': None}], 'NormalizeImage')
+    """
+    parsed = list(_iter_ops(ops, where))
+    tail = len(parsed)
+    while tail and parsed[tail - 1][1] == "ToCHWImage":
+        tail -= 1
+    if not tail or parsed[tail - 1][1] != "NormalizeImage":
+        return ops, None
+    here, name, params = parsed[tail - 1]
+    return list(ops[: tail - 1]), _make_op(here, name, params)
 
 
 def describe_preprocess(ops: Any) -> dict[str, Any]:

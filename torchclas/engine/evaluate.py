@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from ..config.paths import check_config_paths
 from ..config.schema import Config
-from ..data.loader import build_dataloader
+from ..data.loader import batch_to_device, build_dataloader
 from ..losses import build_loss
 from ..models import create_model
 from .metrics import TopkAcc, build_metric
@@ -40,9 +40,8 @@ def run_eval(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: t
         bad.extend(bad_batch)
         if labels.numel() == 0:
             continue
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = batch_to_device(loader, images, device, channels_last)
+        labels = labels.to(device, non_blocking=True)
         with autocast(amp_dtype, device):
             logits = model(images)
         total_loss += float(loss_fn(logits, labels)["loss"]) * labels.shape[0]

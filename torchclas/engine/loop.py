@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..data.loader import batch_paths
+from ..data.loader import batch_paths, batch_to_device
 from .distributed import DistInfo, all_reduce_sums
 from .metrics import TopkAcc
 from .precision import LowPrecisionCopy, autocast
@@ -138,6 +138,7 @@ def train_one_epoch(state: TrainState, loader: DataLoader, metric: TopkAcc, desc
                 log.warning("%s batch %d: only %d readable image(s), skipped (BatchNorm needs %d in training)",
                             description, index + 1, labels.shape[0], state.min_batch)
             elif labels.shape[0] > 0:
+                images = batch_to_device(loader, images, state.device, state.channels_last)
                 loss = _forward_backward(state, images, labels, metric, group, last_of_group)
                 if math.isfinite(loss):
                     progress.loss_sum += loss * labels.shape[0]
@@ -200,10 +201,7 @@ def _group_size(index: int, batches: int, accum: int) -> int:
 
 def _forward_backward(state: TrainState, images: torch.Tensor, labels: torch.Tensor, metric: TopkAcc,
                       group: int, sync: bool) -> float:
-    images = images.to(state.device, non_blocking=True)
     labels = labels.to(state.device, non_blocking=True)
-    if state.channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
     # DDP averages gradients only on the last batch of an accumulation group.
     no_sync = getattr(state.model, "no_sync", None)
     with (no_sync() if no_sync is not None and not sync else contextlib.nullcontext()):
