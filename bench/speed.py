@@ -60,12 +60,13 @@ def paddle(python: Path, *args: str, threads: int = 1) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _auto_choice(name: str, threads: int) -> tuple[str, bool, str]:
-    """What ``Global.precision: auto`` and ``channels_last: auto`` pick for ``name`` here."""
+def _auto_choice(name: str, threads: int) -> tuple[str, bool, int, str]:
+    """What ``Global.precision: auto``, ``num_threads`` unset and ``channels_last: auto`` pick for
+    ``name`` here: (precision, channels_last, threads, why)."""
     cfg = Config.model_validate({"Arch": {"name": name}})
-    torch.set_num_threads(threads)
-    resolved, why = resolve_precision(cfg, torch.device("cpu"))
-    return resolved.Global.precision, is_conv_net(create_model(name, 1000)), why
+    resolved, why = resolve_precision(cfg, torch.device("cpu"), max_threads=threads)
+    return (resolved.Global.precision, is_conv_net(create_model(name, 1000)),
+            resolved.Global.num_threads or threads, why)
 
 
 def torch_train_ips(name: str, precision: str, channels_last: bool, batch: int, steps: int, threads: int) -> float:
@@ -173,9 +174,12 @@ def train_table(args: argparse.Namespace, python: Path) -> Table:
             rows.setdefault((name, "paddle"), []).append(
                 paddle(python, "train", name, "--batch", str(args.batch), "--steps", str(args.steps),
                        "--threads", str(args.threads), threads=args.threads)["ips"])
-            for precision, cl in variants + [choices[name][:2]]:
+            for precision, cl in variants:
                 rows.setdefault((name, precision, cl), []).append(
                     torch_train_ips(name, precision, cl, args.batch, args.steps, args.threads))
+            precision, cl, threads, _ = choices[name]
+            rows.setdefault((name, "auto"), []).append(
+                torch_train_ips(name, precision, cl, args.batch, args.steps, threads))
     table = Table(title=f"training step, img/s (224x224, batch {args.batch}, {args.threads} threads, "
                         f"median of {args.rounds} rounds; ratio to PaddleClas)")
     table.add_column("runtime")
@@ -188,8 +192,8 @@ def train_table(args: argparse.Namespace, python: Path) -> Table:
     for precision, cl in variants:
         table.add_row(labels[(precision, cl)], *(_cell(rows[(n, precision, cl)], base[n]) for n in args.models))
     table.add_row("torchclas fast defaults (auto)",
-                  *(_cell(rows[(n, *choices[n][:2])], base[n]) + f" [{choices[n][0]}{' CL' if choices[n][1] else ''}]"
-                    for n in args.models))
+                  *(_cell(rows[(n, "auto")], base[n]) + f" [{choices[n][0]}{' CL' if choices[n][1] else ''}, "
+                    f"{choices[n][2]} thr]" for n in args.models))
     return table
 
 

@@ -11,7 +11,7 @@ import yaml
 from torchclas.config import load_config
 from torchclas.config.schema import AMPConfig
 from torchclas.engine import fast_defaults, train
-from torchclas.engine.fast_defaults import bf16_probe, is_conv_net, resolve_precision
+from torchclas.engine.fast_defaults import conv_probe, is_conv_net, resolve_precision
 from torchclas.models import create_model
 from torchclas.testing.tiny import tiny_config_dict
 
@@ -49,24 +49,44 @@ def test_auto_without_bf16_hardware_is_fp32(tmp_path, tiny_data, monkeypatch):
     assert why == "the CPU has neither amx_bf16 nor avx512_bf16"
 
 
-@pytest.mark.parametrize("times, expected", [((0.030, 0.012), "bf16"), ((0.030, 0.029), "fp32")])
+def _probe(times: dict):
+    """A stand-in for conv_probe: seconds by (threads, bf16)."""
+    return lambda threads, bf16: times[(threads, bf16)]
+
+
+@pytest.mark.parametrize("times, expected", [({(1, False): 0.030, (1, True): 0.012}, "bf16"),
+                                             ({(1, False): 0.030, (1, True): 0.029}, "fp32")])
 def test_auto_with_bf16_hardware_follows_the_probe(tmp_path, tiny_data, monkeypatch, times, expected):
     monkeypatch.setattr(fast_defaults, "cpu_flags", lambda: frozenset({"amx_bf16", "avx512_bf16"}))
-    monkeypatch.setattr(fast_defaults, "bf16_probe", lambda: times)
+    monkeypatch.setattr(fast_defaults, "conv_probe", _probe(times))
     cfg, why = resolve_precision(_cfg(tmp_path, tiny_data, precision="auto"), CPU)
     assert cfg.Global.precision == expected
     assert "the CPU has amx_bf16/avx512_bf16" in why and "probe conv fwd+bwd" in why
     assert (cfg.AMP is not None) == (expected == "bf16")
 
 
-def test_recorded_precision_is_kept(tmp_path, tiny_data):
-    cfg, why = resolve_precision(_cfg(tmp_path, tiny_data, precision="auto"), CPU, recorded="bf16")
-    assert cfg.Global.precision == "bf16" and why == "as in the checkpoint this run resumes"
+@pytest.mark.parametrize("precision", ["auto", "fp32"])
+def test_unset_threads_are_probed_too(tmp_path, tiny_data, monkeypatch, precision):
+    """The busy-neighbour case: two threads slower than one, bf16 most of all."""
+    monkeypatch.setattr(fast_defaults, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    monkeypatch.setattr(fast_defaults, "conv_probe", _probe({(1, False): 0.030, (2, False): 0.040,
+                                                             (1, True): 0.012, (2, True): 0.300}))
+    cfg, why = resolve_precision(_cfg(tmp_path, tiny_data, precision=precision, num_threads=None), CPU,
+                                 max_threads=2)
+    assert cfg.Global.num_threads == 1
+    assert cfg.Global.precision == ("bf16" if precision == "auto" else "fp32")
+    assert "on 2 thread(s)" in why and "on 1 thread(s)" in why
+
+
+def test_recorded_precision_and_threads_are_kept(tmp_path, tiny_data):
+    cfg, why = resolve_precision(_cfg(tmp_path, tiny_data, precision="auto", num_threads=None), CPU,
+                                 recorded={"precision": "bf16", "num_threads": 1}, max_threads=2)
+    assert cfg.Global.precision == "bf16" and cfg.Global.num_threads == 1
+    assert why == "as in the checkpoint this run resumes"
 
 
 def test_probe_measures_both_precisions():
-    fp32, bf16 = bf16_probe(repeats=1)
-    assert fp32 > 0 and bf16 > 0
+    assert conv_probe(1, False, repeats=1) > 0 and conv_probe(1, True, repeats=1) > 0
 
 
 def test_conv_nets_get_channels_last():
@@ -78,15 +98,15 @@ def test_conv_nets_get_channels_last():
 def test_a_run_logs_its_choices_and_resumes_with_them(tmp_path, tiny_data, monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="torchclas")
     monkeypatch.setattr(fast_defaults, "cpu_flags", lambda: frozenset({"amx_bf16"}))
-    monkeypatch.setattr(fast_defaults, "bf16_probe", lambda: (0.03, 0.01))
+    monkeypatch.setattr(fast_defaults, "conv_probe", _probe({(1, False): 0.03, (1, True): 0.01}))
     cfg = _cfg(tmp_path, tiny_data, precision="auto", channels_last="auto")
     train(cfg)
-    assert "precision bf16 (the CPU has amx_bf16; probe" in caplog.text
+    assert "precision bf16, 1 compute thread(s) (the CPU has amx_bf16; probe" in caplog.text
     assert "channels_last on (Global.channels_last: auto; a convolutional net)" in caplog.text
     saved = yaml.safe_load((tmp_path / "out" / "PPLCNet_x0_25" / "config.yaml").read_text())
     assert saved["Global"]["precision"] == "bf16" and saved["AMP"]["dtype"] == "bfloat16"
     # the machine got busy: the probe would now say fp32, but the resumed run keeps bf16
-    monkeypatch.setattr(fast_defaults, "bf16_probe", lambda: (0.01, 0.03))
+    monkeypatch.setattr(fast_defaults, "conv_probe", _probe({(1, False): 0.01, (1, True): 0.03}))
     caplog.clear()
     train(cfg.model_copy(update={"Global": cfg.Global.model_copy(update={"checkpoints": "auto", "epochs": 2})}))
-    assert "precision bf16 (as in the checkpoint this run resumes)" in caplog.text
+    assert "precision bf16, 1 compute thread(s) (as in the checkpoint this run resumes)" in caplog.text

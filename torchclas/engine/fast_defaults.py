@@ -4,13 +4,16 @@
 
 - on CUDA: bfloat16 autocast where the GPU has it, else float16 with dynamic loss scaling;
 - on CPU: bfloat16 autocast when the CPU has ``amx_bf16`` or ``avx512_bf16`` *and* a short probe
-  (a 3×3 convolution forward + backward, with the run's threads) runs clearly faster in bfloat16
-  than in float32 — on a busy or hyper-threaded machine the bf16 kernels can be slower, and then
-  float32 stays; else float32.
+  (a 3×3 convolution forward + backward) runs clearly faster in bfloat16 than in float32 — on a
+  busy or hyper-threaded machine the bf16 kernels can be slower, and then float32 stays; else
+  float32. With ``Global.num_threads`` unset the same probe also picks the thread count, 1 or
+  the cores left after the loader workers: on a 2-vCPU machine whose other core is busy, two
+  threads ran a bf16 conv 25× slower than one.
 
 ``Global.channels_last: auto`` (the default) uses channels_last for convolutional nets (at least
 ``MIN_CONVS`` ``Conv2d`` layers), where oneDNN and cuDNN run convolutions faster in NHWC.
-Every decision is logged with its reason; a resumed run keeps the precision it started with.
+Every decision is logged with its reason; a resumed run keeps the precision and threads it
+started with (thread counts can change float rounding, so a resume stays bit-exact).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from torch import nn
 
 from ..config.schema import AMPConfig, Config
 
-__all__ = ["cpu_flags", "bf16_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE_MIN_SPEEDUP"]
+__all__ = ["cpu_flags", "conv_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE_MIN_SPEEDUP"]
 
 log = logging.getLogger("torchclas")
 
@@ -45,56 +48,88 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def bf16_probe(repeats: int = 3) -> tuple[float, float]:
+def conv_probe(threads: int, bf16: bool, repeats: int = 3) -> float:
     """Median seconds of one 3×3 convolution forward + backward (batch 16, 64 channels, 28×28,
-    channels_last) in float32 and under bfloat16 autocast, with torch's current threads."""
-    conv = nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
-    x = torch.randn(16, 64, 28, 28).contiguous(memory_format=torch.channels_last).requires_grad_()
-    times: dict[bool, list[float]] = {False: [], True: []}
-    for _ in range(repeats + 1):  # the first round builds the kernels
-        for bf16 in (False, True):
+    channels_last) on ``threads`` threads, in float32 or under bfloat16 autocast."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        conv = nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
+        x = torch.randn(16, 64, 28, 28).contiguous(memory_format=torch.channels_last).requires_grad_()
+        times = []
+        for _ in range(repeats + 1):  # the first round builds the kernels
             began = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 out = conv(x)
             out.float().sum().backward()
-            times[bf16].append(time.perf_counter() - began)
-    fp32, bf16 = (sorted(times[k][1:])[repeats // 2] for k in (False, True))
-    return fp32, bf16
+            times.append(time.perf_counter() - began)
+        return sorted(times[1:])[repeats // 2]
+    finally:
+        torch.set_num_threads(previous)
 
 
-def resolve_precision(cfg: Config, device: torch.device, recorded: str | None = None) -> tuple[Config, str]:
-    """``cfg`` with ``Global.precision`` decided and ``AMP`` set to match, and why.
+def resolve_precision(cfg: Config, device: torch.device, recorded: dict | None = None,
+                      max_threads: int | None = None) -> tuple[Config, str]:
+    """``cfg`` with ``Global.precision`` decided and ``AMP`` set to match, and (on CPU, when
+    ``Global.num_threads`` is unset) ``Global.num_threads`` chosen among 1 and ``max_threads``
+    by the same probe; returns the new config and why.
 
-    An ``AMP`` section wins (a PaddleClas config says what it wants); ``recorded`` is the
-    precision of the checkpoint a run resumes from.
+    An ``AMP`` section wins for the precision (a PaddleClas config says what it wants);
+    ``recorded`` holds ``precision``/``num_threads`` of the checkpoint a run resumes from.
     """
-    choice = cfg.Global.precision
+    recorded = recorded or {}
+    threads = cfg.Global.num_threads or recorded.get("num_threads")
+    candidates = [1, max_threads] if threads is None and device.type == "cpu" and (max_threads or 1) > 1 else None
+    choice, why = _fixed_precision(cfg, device, recorded.get("precision"))
+    if choice is None and device.type == "cuda":
+        choice, why = _cuda_precision()
+    if choice is None:
+        flags = cpu_flags() & {"amx_bf16", "avx512_bf16"}
+        if not flags and candidates is None:
+            choice, why = "fp32", "the CPU has neither amx_bf16 nor avx512_bf16"
+        else:
+            precisions = ("fp32", "bf16") if flags else ("fp32",)
+            choice, threads, why = _probe(precisions, candidates or [threads or torch.get_num_threads()], flags)
+    elif candidates is not None:
+        _, threads, probe_why = _probe((choice,), candidates, frozenset())
+        why += f"; {probe_why}"
+    resolved = _with(cfg, choice, keep_amp=cfg.AMP is not None)
+    if threads is not None and cfg.Global.num_threads is None:
+        resolved = resolved.model_copy(update={"Global": resolved.Global.model_copy(update={"num_threads": int(threads)})})
+    return resolved, why
+
+
+def _fixed_precision(cfg: Config, device: torch.device, recorded: str | None) -> tuple[str | None, str]:
     if cfg.AMP is not None:
-        choice = "fp32" if not cfg.AMP.use_amp else ("fp16" if cfg.AMP.dtype == "float16" or (
-            cfg.AMP.dtype == "auto" and device.type == "cuda") else "bf16")
-        return _with(cfg, choice, keep_amp=True), "from the AMP section"
-    if choice != "auto":
-        return _with(cfg, choice), "Global.precision"
+        if not cfg.AMP.use_amp:
+            return "fp32", "from the AMP section"
+        half = cfg.AMP.dtype == "float16" or (cfg.AMP.dtype == "auto" and device.type == "cuda")
+        return ("fp16" if half else "bf16"), "from the AMP section"
+    if cfg.Global.precision != "auto":
+        return cfg.Global.precision, "Global.precision"
     if recorded in ("fp32", "bf16", "fp16"):
-        return _with(cfg, recorded), "as in the checkpoint this run resumes"
-    choice, why = _auto_precision(device)
-    return _with(cfg, choice), why
+        return recorded, "as in the checkpoint this run resumes"
+    return None, ""
 
 
-def _auto_precision(device: torch.device) -> tuple[str, str]:
-    if device.type == "cuda":
-        if torch.cuda.is_bf16_supported():
-            return "bf16", "the GPU has bfloat16"
-        return "fp16", "the GPU has no bfloat16: float16 with dynamic loss scaling"
-    flags = cpu_flags() & {"amx_bf16", "avx512_bf16"}
-    if not flags:
-        return "fp32", "the CPU has neither amx_bf16 nor avx512_bf16"
-    fp32, bf16 = bf16_probe()
-    probe = (f"probe conv fwd+bwd {1000 * bf16:.1f} ms bf16 vs {1000 * fp32:.1f} ms fp32 "
-             f"on {torch.get_num_threads()} thread(s)")
-    if fp32 / bf16 >= PROBE_MIN_SPEEDUP:
-        return "bf16", f"the CPU has {'/'.join(sorted(flags))}; {probe}"
-    return "fp32", f"the CPU has {'/'.join(sorted(flags))} but bf16 is not faster here; {probe}"
+def _cuda_precision() -> tuple[str, str]:
+    if torch.cuda.is_bf16_supported():
+        return "bf16", "the GPU has bfloat16"
+    return "fp16", "the GPU has no bfloat16: float16 with dynamic loss scaling"
+
+
+def _probe(precisions: tuple[str, ...], thread_counts: list[int], flags: frozenset[str]) -> tuple[str, int, str]:
+    """The fastest (precision, threads) by ``conv_probe``; bf16 must beat fp32 by ``PROBE_MIN_SPEEDUP``."""
+    times = {(p, t): conv_probe(t, p == "bf16") for p in precisions for t in thread_counts}
+    best = {p: min(thread_counts, key=lambda t: times[(p, t)]) for p in precisions}
+    choice = precisions[0]
+    if "bf16" in precisions and "fp32" in precisions:
+        speedup = times[("fp32", best["fp32"])] / times[("bf16", best["bf16"])]
+        choice = "bf16" if speedup >= PROBE_MIN_SPEEDUP else "fp32"
+    measured = ", ".join(f"{p} {1000 * times[(p, t)]:.1f} ms on {t} thread(s)" for p in precisions for t in thread_counts)
+    has = f"the CPU has {'/'.join(sorted(flags))}; " if flags else ""
+    slower = "" if choice == "bf16" or "bf16" not in precisions else "bf16 is not faster here; "
+    return choice, best[choice], f"{has}{slower}probe conv fwd+bwd: {measured}"
 
 
 def _with(cfg: Config, precision: str, keep_amp: bool = False) -> Config:

@@ -20,7 +20,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .loop import EpochProgress, NonFiniteLoss, TrainState
 from .manifest import CheckpointError, find_newest, verify
 
-__all__ = ["resume", "resolve_resume", "checkpoint_precision", "save_training_checkpoint", "rollback", "TrainingDiverged",
+__all__ = ["resume", "resolve_resume", "checkpoint_fast_defaults", "save_training_checkpoint", "rollback", "TrainingDiverged",
            "check_free_space", "checkpoint_bytes"]
 
 log = logging.getLogger("torchclas")
@@ -44,16 +44,16 @@ def resolve_resume(checkpoints: str | None, out: Path) -> Path | None:
     return found[0]
 
 
-def checkpoint_precision(checkpoint: Path | None) -> str | None:
-    """The ``Global.precision`` a checkpoint's run trained in (its weights' metadata), if recorded."""
+def checkpoint_fast_defaults(checkpoint: Path | None) -> dict:
+    """``precision`` and ``num_threads`` a checkpoint's run trained with (its weights' metadata)."""
     if checkpoint is None:
-        return None
+        return {}
     try:
         with safe_open(str(checkpoint).removesuffix(".safetensors") + ".safetensors", "pt") as handle:
-            value = (handle.metadata() or {}).get("precision")
+            meta = handle.metadata() or {}
     except Exception:  # noqa: BLE001 - unreadable here is reported by the resume itself
-        return None
-    return json.loads(value) if value else None
+        return {}
+    return {key: json.loads(meta[key]) for key in ("precision", "num_threads") if key in meta}
 
 
 def resume(state: TrainState, checkpoint: str | Path) -> None:
@@ -85,7 +85,7 @@ def save_training_checkpoint(cfg: Config, state: TrainState, path: Path, epoch: 
     """Commit a resumable checkpoint at ``path``; on a write error (disk full, read-only)
     log it, keep the previous checkpoint of that name, and return False."""
     extra = {"best_top1": state.best_top1, "best_epoch": state.best_epoch, "arch": cfg.Arch.name,
-             "class_num": cfg.class_num, "precision": cfg.Global.precision}
+             "class_num": cfg.class_num, "precision": cfg.Global.precision, "num_threads": cfg.Global.num_threads}
     modules = {"ema": state.ema.state_dict()} if state.ema is not None else {}
     if state.scaler is not None:
         modules["scaler"] = state.scaler.state_dict()

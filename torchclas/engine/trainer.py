@@ -27,7 +27,7 @@ from .distributed import DistInfo, all_reduce_sums, barrier, init_distributed, s
 from .evaluate import run_eval
 from .loop import EpochProgress, NonFiniteLoss, TrainState, train_one_epoch
 from .metrics import MetricsLog, build_metric
-from .recovery import (check_free_space, checkpoint_bytes, checkpoint_precision, resolve_resume, resume,
+from .recovery import (check_free_space, checkpoint_bytes, checkpoint_fast_defaults, resolve_resume, resume,
                        rollback, save_training_checkpoint)
 from .fast_defaults import resolve_precision
 from .signals import TrainingStopped, stop_on_signals
@@ -86,7 +86,7 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
         raise ValueError("DataLoader.Train yields no batch (empty list, or drop_last with too few images)")
     counts = label_counts(train_loader.base_dataset, cfg.class_num)
     checkpoint = _find_checkpoint(cfg, info, out)
-    cfg = _decide_precision(cfg, device, info, checkpoint)
+    cfg = _decide_fast_defaults(cfg, device, info, checkpoint)
     state = build_train_state(cfg, device, info, len(train_loader), counts)
     metrics_log = MetricsLog(out / "metrics.jsonl")
     bad_log = BadImageLog(out / "bad_images.txt")
@@ -124,16 +124,19 @@ def _find_checkpoint(cfg: Config, info: DistInfo, out: Path) -> Path | None:
     return checkpoint if info.is_main else resolve_resume(cfg.Global.checkpoints, out)
 
 
-def _decide_precision(cfg: Config, device: torch.device, info: DistInfo, checkpoint: Path | None) -> Config:
-    """``Global.precision`` decided (``auto``: by the hardware, or as the resumed run had it); the
-    processes of a distributed run agree on bf16 only when every one of them chose it."""
-    cfg, why = resolve_precision(cfg, device, checkpoint_precision(checkpoint))
+def _decide_fast_defaults(cfg: Config, device: torch.device, info: DistInfo, checkpoint: Path | None) -> Config:
+    """``Global.precision`` (and, unset, ``Global.num_threads``) decided by the hardware, or as the
+    resumed run had them; the processes of a distributed run agree on bf16 only when every one
+    of them chose it."""
+    cfg, why = resolve_precision(cfg, device, checkpoint_fast_defaults(checkpoint), torch.get_num_threads())
+    if cfg.Global.num_threads is not None:
+        torch.set_num_threads(cfg.Global.num_threads)
     if info.enabled:  # each process probed its own CPU: bf16 only if all of them chose it
         bf16 = all_reduce_sums([float(cfg.Global.precision == "bf16")], device, info)[0]
         if 0 < bf16 < info.world_size:
             cfg = cfg.model_copy(update={"AMP": None, "Global": cfg.Global.model_copy(update={"precision": "fp32"})})
             why = f"only {int(bf16)} of {info.world_size} processes found bf16 faster"
-    log.info("precision %s (%s)", cfg.Global.precision, why)
+    log.info("precision %s, %d compute thread(s) (%s)", cfg.Global.precision, torch.get_num_threads(), why)
     return cfg
 
 
