@@ -3,7 +3,7 @@
     torchclas data fashion-mnist --out data/fashion_mnist
     torchclas train  -c CONFIG [-o Key.path=value ...] [--nproc N]
     torchclas eval   -c CONFIG -o Global.pretrained_model=PATH [--json]
-    torchclas export -c CONFIG -o Global.pretrained_model=PATH --out model.onnx
+    torchclas export -c CONFIG -o Global.pretrained_model=PATH --out model.onnx [--format onnx|torch-export|openvino]
     torchclas infer  MODEL IMAGE_OR_FOLDER... [--topk 5] [--backend onnxruntime|torch] [-c CONFIG] [--json]
     torchclas convert MODEL.pdparams --model ResNet50_vd [--out MODEL.safetensors]
     torchclas models [PATTERN] [--json]
@@ -56,8 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="export a checkpoint to ONNX with preprocessing metadata")
     _add_config_args(export)
-    export.add_argument("--out", required=True, help="output .onnx path")
+    export.add_argument("--out", required=True, help="output file: .onnx, .pt2 (torch-export) or .xml (openvino)")
+    export.add_argument("--format", default="onnx", choices=["onnx", "torch-export", "openvino"])
     export.add_argument("--opset", type=int, default=17)
+    export.add_argument("--multilabel", action="store_true", default=None,
+                        help="store as multi-label (sigmoid scores; default: from Loss.Train)")
 
     infer = sub.add_parser("infer", help="classify images with an exported model or a checkpoint")
     infer.add_argument("model", help=".onnx file, or a .safetensors checkpoint (needs -c)")
@@ -161,11 +164,12 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-    from .export import export_onnx
+    from .export import export_model
 
-    info = export_onnx(_load(args), args.out, opset=args.opset)
-    print(f"exported {info['path']} (input {info['input_size']}, {info['class_num']} classes, "
-          f"max |onnx - torch| = {info['max_abs_diff']:.2e})")
+    info = export_model(_load(args), args.out, format=args.format, opset=args.opset, multilabel=args.multilabel)
+    print(f"exported {info['path']} ({info['format']}, input {info['input_size']}, {info['class_num']} classes"
+          f"{', re-parameterised' if info['reparameterized'] else ''}, "
+          f"max |{info['format']} - torch| = {info['max_abs_diff']:.2e})")
 
 
 def _cmd_infer(args: argparse.Namespace) -> None:
