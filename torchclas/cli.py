@@ -4,7 +4,8 @@
     torchclas train  -c CONFIG [-o Key.path=value ...] [--nproc N]
     torchclas eval   -c CONFIG -o Global.pretrained_model=PATH [--json]
     torchclas export -c CONFIG -o Global.pretrained_model=PATH --out model.onnx [--format onnx|torch-export|openvino]
-    torchclas infer  MODEL IMAGE_OR_FOLDER... [--topk 5] [--backend onnxruntime|torch] [-c CONFIG] [--json]
+    torchclas infer  MODEL [MODEL...] INPUT... [--weights W...] [--topk 5] [--backend onnxruntime|openvino|torch]
+                     [--precision fp32|bf16|int8] [--threads N] [--threshold 0.5] [-c CONFIG] [--json]
     torchclas convert MODEL.pdparams --model ResNet50_vd [--out MODEL.safetensors]
     torchclas models [PATTERN] [--json]
     torchclas benchmark MODEL... [--batch 1 16] [--size 224] [--backend torch onnxruntime] [--out results.csv]
@@ -62,14 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--multilabel", action="store_true", default=None,
                         help="store as multi-label (sigmoid scores; default: from Loss.Train)")
 
-    infer = sub.add_parser("infer", help="classify images with an exported model or a checkpoint")
-    infer.add_argument("model", help=".onnx file, or a .safetensors checkpoint (needs -c)")
-    infer.add_argument("inputs", nargs="+", help="image files and/or folders of images")
+    infer = sub.add_parser("infer", help="classify images with exported models (several: an ensemble)")
+    infer.add_argument("paths", nargs="+", metavar="MODEL... INPUT",
+                       help="one or more models (.onnx, .xml, .pt2, or a checkpoint with -c), then images, "
+                            "folders, globs or list files")
     infer.add_argument("-c", "--config", default=None, help="config for a checkpoint's model")
     infer.add_argument("-o", "--override", action="append", default=[], metavar="Key.path=value")
-    infer.add_argument("--topk", type=int, default=None)
-    infer.add_argument("--backend", default=None, choices=["onnxruntime", "torch"])
-    infer.add_argument("--threads", type=int, default=None)
+    _add_predictor_args(infer)
+    infer.add_argument("--weights", type=float, nargs="+", default=None,
+                       help="ensemble weights, one per model (default equal)")
     infer.add_argument("--json", action="store_true", help="one JSON object per image")
 
     convert = sub.add_parser("convert", help="convert PaddleClas .pdparams weights to safetensors")
@@ -78,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", default=None, help="output .safetensors (default: next to the input)")
     _add_zoo_commands(sub)
     return parser
+
+
+def _add_predictor_args(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--topk", type=int, default=None)
+    cmd.add_argument("--backend", default=None, choices=["onnxruntime", "openvino", "torch"],
+                     help="default: from the file (onnxruntime for .onnx; openvino for bf16)")
+    cmd.add_argument("--precision", default=None, choices=["fp32", "bf16", "int8", "fp16"],
+                     help="default: the file's own")
+    cmd.add_argument("--device", default="cpu", choices=["cpu", "cuda", "tensorrt"])
+    cmd.add_argument("--threads", type=int, default=None)
+    cmd.add_argument("--batch-size", type=int, default=16)
+    cmd.add_argument("--threshold", type=float, default=0.5, help="multi-label models: score to report a class")
 
 
 def _add_zoo_commands(sub: Any) -> None:
@@ -172,19 +186,40 @@ def _cmd_export(args: argparse.Namespace) -> None:
           f"max |{info['format']} - torch| = {info['max_abs_diff']:.2e})")
 
 
-def _cmd_infer(args: argparse.Namespace) -> None:
+def _split_models(paths: list[str]) -> tuple[list[str], list[str]]:
+    """Leading model files, then inputs: ``infer m1.onnx m2.onnx img.png`` fuses two models."""
+    from pathlib import Path
+
+    model_suffixes = (".onnx", ".xml", ".pt2", ".safetensors", ".pdparams")
+    count = 1
+    while count < len(paths) - 1 and Path(paths[count]).suffix.lower() in model_suffixes:
+        count += 1
+    if len(paths) < 2:
+        raise ValueError("infer needs a model and at least one image, folder, glob or list file")
+    return paths[:count], paths[count:]
+
+
+def _predictor(args: argparse.Namespace, models: list[str]):
     from .inference import Predictor
 
     config = _load(args) if args.config else None
-    predictor = Predictor(args.model, backend=args.backend, config=config, topk=args.topk,
-                          threads=args.threads)
-    results = predictor.predict(args.inputs if len(args.inputs) > 1 else args.inputs[0])
-    failed = 0
-    for result in results:
-        failed += "error" in result
-        print(json.dumps(result) if args.json else _format_result(result))
+    return Predictor(models if len(models) > 1 else models[0], backend=args.backend, config=config,
+                     topk=args.topk, threads=args.threads, batch_size=args.batch_size,
+                     precision=args.precision, device=args.device, threshold=args.threshold,
+                     weights=getattr(args, "weights", None))
+
+
+def _cmd_infer(args: argparse.Namespace) -> None:
+    models, inputs = _split_models(args.paths)
+    predictor = _predictor(args, models)
+    failed = total = 0
+    for batch in predictor.predict_batches(inputs if len(inputs) > 1 else inputs[0]):
+        for result in batch:
+            total += 1
+            failed += "error" in result
+            print(json.dumps(result) if args.json else _format_result(result), flush=True)
     if failed:
-        log.warning("%d of %d images could not be read", failed, len(results))
+        log.warning("%d of %d images could not be read", failed, total)
 
 
 def _format_result(result: dict[str, Any]) -> str:
