@@ -6,6 +6,7 @@
     torchclas export -c CONFIG -o Global.pretrained_model=PATH --out model.onnx [--format onnx|torch-export|openvino]
     torchclas infer  MODEL [MODEL...] INPUT... [--weights W...] [--topk 5] [--backend onnxruntime|openvino|torch]
                      [--precision fp32|bf16|int8] [--threads N] [--threshold 0.5] [-c CONFIG] [--json]
+    torchclas predict-folder MODEL [MODEL...] DIR --out preds.jsonl [--resume] [--workers 2]
     torchclas convert MODEL.pdparams --model ResNet50_vd [--out MODEL.safetensors]
     torchclas models [PATTERN] [--json]
     torchclas benchmark MODEL... [--batch 1 16] [--size 224] [--backend torch onnxruntime] [--out results.csv]
@@ -73,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--weights", type=float, nargs="+", default=None,
                        help="ensemble weights, one per model (default equal)")
     infer.add_argument("--json", action="store_true", help="one JSON object per image")
+
+    folder = sub.add_parser("predict-folder", help="predict every image under a folder into a JSON-lines file")
+    folder.add_argument("models", nargs="+", metavar="MODEL", help="one or more models (several: an ensemble)")
+    folder.add_argument("dir", help="the image folder (recursive)")
+    folder.add_argument("--out", required=True, help="output .jsonl, one result per line, written as it goes")
+    folder.add_argument("--resume", action="store_true", help="skip the images already in --out")
+    folder.add_argument("--workers", type=int, default=2, help="decoding processes (0: in the main process)")
+    folder.add_argument("--no-progress", action="store_true")
+    folder.add_argument("-c", "--config", default=None, help="config for a checkpoint's model")
+    folder.add_argument("-o", "--override", action="append", default=[], metavar="Key.path=value")
+    folder.add_argument("--weights", type=float, nargs="+", default=None, help="ensemble weights")
+    _add_predictor_args(folder)
 
     convert = sub.add_parser("convert", help="convert PaddleClas .pdparams weights to safetensors")
     convert.add_argument("weights", help="PaddleClas .pdparams file")
@@ -222,6 +235,17 @@ def _cmd_infer(args: argparse.Namespace) -> None:
         log.warning("%d of %d images could not be read", failed, total)
 
 
+def _cmd_predict_folder(args: argparse.Namespace) -> None:
+    from .inference.folder import predict_folder
+
+    summary = predict_folder(_predictor(args, args.models), args.dir, args.out, resume=args.resume,
+                             workers=args.workers, progress=not args.no_progress, topk=args.topk)
+    for filename, error in summary["errors"]:
+        log.warning("unreadable %s: %s", filename, error)
+    print(f"wrote {summary['out']}: {summary['predicted']} predicted ({len(summary['errors'])} unreadable), "
+          f"{summary['skipped']} already there, {summary['images_per_second']:.1f} img/s")
+
+
 def _format_result(result: dict[str, Any]) -> str:
     if "error" in result:
         return f"{result['filename']}: ERROR {result['error']}"
@@ -303,7 +327,7 @@ def _cmd_plot_zoo(args: argparse.Namespace) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "convert": _cmd_convert, "data": _cmd_data, "train": _cmd_train, "eval": _cmd_eval,
-    "export": _cmd_export, "infer": _cmd_infer,
+    "export": _cmd_export, "infer": _cmd_infer, "predict-folder": _cmd_predict_folder,
     "models": _cmd_models, "benchmark": _cmd_benchmark, "plot-zoo": _cmd_plot_zoo,
 }
 
