@@ -63,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, default=17)
     export.add_argument("--multilabel", action="store_true", default=None,
                         help="store as multi-label (sigmoid scores; default: from Loss.Train)")
+    export.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"])
+    export.add_argument("--calibration", default=None, metavar="DIR", help="int8: folder of calibration images")
+    export.add_argument("--calibration-size", type=int, default=128, help="int8: at most this many images")
+    export.add_argument("--eval-list", default=None, metavar="FILE",
+                        help="bf16/int8: 'path [label]' list to measure top-1 agreement on "
+                             "(default DataLoader.Eval's list)")
+    export.add_argument("--eval-size", type=int, default=1000, help="bf16/int8: at most this many eval images")
+    export.add_argument("--max-drop", type=float, default=1.0,
+                        help="bf16/int8: refuse an export whose top-1 drops more than this many points")
 
     infer = sub.add_parser("infer", help="classify images with exported models (several: an ensemble)")
     infer.add_argument("paths", nargs="+", metavar="MODEL... INPUT",
@@ -193,10 +202,19 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 def _cmd_export(args: argparse.Namespace) -> None:
     from .export import export_model
 
-    info = export_model(_load(args), args.out, format=args.format, opset=args.opset, multilabel=args.multilabel)
-    print(f"exported {info['path']} ({info['format']}, input {info['input_size']}, {info['class_num']} classes"
-          f"{', re-parameterised' if info['reparameterized'] else ''}, "
-          f"max |{info['format']} - torch| = {info['max_abs_diff']:.2e})")
+    info = export_model(_load(args), args.out, format=args.format, precision=args.precision, opset=args.opset,
+                        multilabel=args.multilabel, calibration=args.calibration,
+                        calibration_size=args.calibration_size, eval_list=args.eval_list,
+                        eval_size=args.eval_size, max_drop=args.max_drop)
+    print(f"exported {info['path']} ({info['format']} {info['precision']}, input {info['input_size']}, "
+          f"{info['class_num']} classes{', re-parameterised' if info['reparameterized'] else ''}, "
+          f"max |fp32 {info['format']} - torch| = {info['max_abs_diff']:.2e})")
+    report = info["agreement"]
+    if report:
+        accuracy = (f", top-1 {report['top1']:.2f}% vs {report['top1_fp32']:.2f}% in fp32"
+                    if report["top1"] is not None else "")
+        print(f"{info['precision']}: top-1 agrees with fp32 on {report['agreement']:.2f}% of "
+              f"{report['images']} images{accuracy} (drop {report['drop']:.2f} points, --max-drop {args.max_drop})")
 
 
 def _split_models(paths: list[str]) -> tuple[list[str], list[str]]:

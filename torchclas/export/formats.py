@@ -26,7 +26,7 @@ from .metadata import METADATA_KEY, parse_metadata
 from .onnx_export import MIN_OPSET, check_against_torch, example_batch, torch_to_onnx
 
 __all__ = ["PT2_METADATA_FILE", "export_torch_program", "read_pt2_metadata", "export_openvino",
-           "read_openvino_metadata", "openvino_config"]
+           "read_openvino_metadata", "openvino_config", "onnx_to_openvino"]
 
 PT2_METADATA_FILE = "torchclas.json"
 MAX_BATCH = 4096
@@ -102,6 +102,19 @@ def openvino_config(precision: str, threads: int | None = None, latency: bool = 
     return config
 
 
+def onnx_to_openvino(onnx_path: str | Path, meta: dict[str, Any], xml: str | Path) -> None:
+    """Convert an ONNX file (fp32, or INT8 QDQ) to OpenVINO IR ``xml`` + ``.bin`` with ``meta``.
+
+    Example:
+        >>> onnx_to_openvino("m.onnx", meta, "m.xml")  # doctest: +SKIP
+    """
+    import openvino as ov
+
+    graph = ov.convert_model(str(onnx_path))
+    graph.set_rt_info(json.dumps(meta), METADATA_KEY)
+    ov.save_model(graph, str(xml), compress_to_fp16=False)
+
+
 def export_openvino(model: nn.Module, meta: dict[str, Any], out: str | Path, opset: int = MIN_OPSET,
                     check: bool = True, atol: float = 1e-4) -> float | None:
     """Write ``model`` as OpenVINO IR (``out`` ``.xml`` and its ``.bin``) with ``meta``, in fp32.
@@ -123,10 +136,8 @@ def export_openvino(model: nn.Module, meta: dict[str, Any], out: str | Path, ops
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as folder:
         onnx_path = Path(folder) / "model.onnx"
         torch_to_onnx(model, example, onnx_path, opset)
-        graph = ov.convert_model(str(onnx_path))
-        graph.set_rt_info(json.dumps(meta), METADATA_KEY)
         xml = Path(folder) / out.name
-        ov.save_model(graph, str(xml), compress_to_fp16=False)
+        onnx_to_openvino(onnx_path, meta, xml)
         diff = None
         if check:
             compiled = ov.Core().compile_model(str(xml), "CPU", openvino_config("fp32"))

@@ -89,9 +89,6 @@ class OnnxBackend:
 
         path = Path(path)
         _check_file(path, "ONNX")
-        if precision == "bf16":
-            raise ValueError(f"{path}: onnxruntime has no bf16 CPU kernels; run bf16 with "
-                             "backend='openvino' or backend='torch'")
         if precision == "fp16" and device != "tensorrt":
             raise ValueError("precision fp16 needs device='tensorrt' on onnxruntime")
         options = ort.SessionOptions()
@@ -106,6 +103,9 @@ class OnnxBackend:
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own pybind types
             raise ValueError(f"{path}: not a loadable ONNX model ({exc})") from None
         self.metadata = parse_metadata(self.session.get_modelmeta().custom_metadata_map, path)
+        if (precision or self.metadata.get("precision")) == "bf16":
+            raise ValueError(f"{path}: onnxruntime has no bf16 CPU kernels; run bf16 with backend='openvino' "
+                             "or backend='torch' (or pass precision='fp32')")
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
 
@@ -222,16 +222,22 @@ def as_config(config: Config | str | Path | dict) -> Config:
 
 def default_backend(model_path: str | Path, precision: str | None = None) -> str:
     """The backend ``Predictor`` picks for a file: ``.xml`` openvino, ``.pt2`` and weights torch,
-    ``.onnx`` onnxruntime, except in bf16 (onnxruntime has no bf16 CPU kernels): openvino.
+    ``.onnx`` onnxruntime, except in bf16 (asked for, or the file's precision), which
+    onnxruntime has no CPU kernels for: openvino.
 
     Example:
-        >>> default_backend("m.onnx"), default_backend("m.onnx", "bf16"), default_backend("m.pt2")
-        ('onnxruntime', 'openvino', 'torch')
+        >>> default_backend("m.xml"), default_backend("m.onnx", "bf16"), default_backend("m.pt2")
+        ('openvino', 'openvino', 'torch')
     """
     suffix = Path(model_path).suffix.lower()
     if suffix == ".xml":
         return "openvino"
     if suffix == ".onnx":
+        if precision is None and Path(model_path).is_file():
+            try:
+                precision = _onnx_meta(Path(model_path)).get("precision")
+            except ValueError:
+                precision = None  # not a torchclas file: onnxruntime says so when it opens it
         return "openvino" if precision == "bf16" else "onnxruntime"
     return "torch"
 
