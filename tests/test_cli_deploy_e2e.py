@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -50,6 +52,11 @@ def test_export_formats_and_infer_agree(project, tmp_path):
         assert len(answers[name]) == 10
     assert [r["class_ids"][0] for r in answers["m.xml"]] == [r["class_ids"][0] for r in answers["m.onnx"]]
     assert [r["class_ids"][0] for r in answers["m.pt2"]] == [r["class_ids"][0] for r in answers["m.onnx"]]
+    piped = subprocess.run([sys.executable, "-m", "torchclas", "infer", str(tmp_path / "m.onnx"), "-", "--json"],
+                           input=(data / "val" / "0010.png").read_bytes(), capture_output=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    from_stdin = json.loads(piped.stdout.decode().strip().splitlines()[-1])
+    assert from_stdin["filename"] == "<bytes>" and from_stdin["class_ids"] == answers["m.onnx"][0]["class_ids"]
 
 
 def test_int8_export_reports_agreement_and_max_drop_refuses(project, tmp_path):

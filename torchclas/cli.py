@@ -243,8 +243,10 @@ def _predictor(args: argparse.Namespace, models: list[str]):
 def _cmd_infer(args: argparse.Namespace) -> None:
     models, inputs = _split_models(args.paths)
     predictor = _predictor(args, models)
+    # "-" reads one encoded image from stdin: `cat a.jpg | torchclas infer m.onnx -`
+    sources = [sys.stdin.buffer.read() if entry == "-" else entry for entry in inputs]
     failed = total = 0
-    for batch in predictor.predict_batches(inputs if len(inputs) > 1 else inputs[0]):
+    for batch in predictor.predict_batches(sources if len(sources) > 1 else sources[0]):
         for result in batch:
             total += 1
             failed += "error" in result
