@@ -66,6 +66,15 @@ def test_infer_top1_equals_eval_top1(exports, tiny_data, model, backend):
     assert val_top1(predictor, tiny_data) == pytest.approx(want)
 
 
+def test_onnxruntime_session_settings(exports):
+    _, root = exports
+    session = Predictor(root / "model.onnx", threads=2).runner.session
+    options = session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2 and options.inter_op_num_threads == 1
+    assert str(options.graph_optimization_level).endswith("ORT_ENABLE_ALL")
+
+
 def test_backends_give_the_same_scores(exports, tiny_data):
     cfg, root = exports
     images = sorted((tiny_data / "val").glob("*.png"))[:6]
