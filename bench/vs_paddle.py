@@ -158,7 +158,7 @@ def train_briefly(name: str, data: Path, seconds: float, size: int = 32) -> tupl
     return model.eval(), seen
 
 
-def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int) -> dict:
+def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int, method: str = "minmax") -> dict:
     model, seen = train_briefly(name, data, seconds)
     weights = work / f"{name}.fm.safetensors"
     save_weights(model, weights)
@@ -170,7 +170,7 @@ def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int)
     for precision in ("bf16", "int8"):
         report = export_model(cfg, work / f"{name}.fm.{precision}.onnx", precision=precision, eval_list=listing,
                               eval_size=eval_size, calibration=data / "train", calibration_size=256,
-                              max_drop=100)["agreement"]
+                              calibration_method=method, max_drop=100)["agreement"]
         out[precision] = report
         out["top1_fp32"] = report["top1_fp32"]
     return out
@@ -208,6 +208,7 @@ def main() -> None:
     parser.add_argument("--skip-agreement", action="store_true")
     parser.add_argument("--train-seconds", type=float, default=120.0)
     parser.add_argument("--eval-size", type=int, default=2000)
+    parser.add_argument("--calibration-method", default="minmax", choices=["minmax", "percentile", "entropy"])
     parser.add_argument("--json", type=Path, default=None, help="also write the raw medians here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -228,7 +229,8 @@ def main() -> None:
         for name in args.models:
             keys = rounds[name][0].keys()
             results = {k: tuple(statistics.median(rnd[k][i] for rnd in rounds[name]) for i in (0, 1)) for k in keys}
-            agree = None if args.skip_agreement else agreement(name, args.data, work, args.train_seconds, args.eval_size)
+            agree = None if args.skip_agreement else agreement(name, args.data, work, args.train_seconds, args.eval_size,
+                                                                 args.calibration_method)
             flops = model_info(name)["flops"]
             print_table(name, results, flops, agree)
             dump[name] = {"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()}, "agreement": agree}

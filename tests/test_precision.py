@@ -45,7 +45,7 @@ def test_int8_onnx_is_quantised_reports_agreement_and_runs(setup, tmp_path):
 def test_int8_openvino_runs_the_same_quantised_graph(setup, tmp_path):
     cfg, _, data = setup
     info = export_model(cfg, tmp_path / "m.xml", format="openvino", precision="int8",
-                        calibration=data / "train", max_drop=100)
+                        calibration=data / "train", calibration_method="percentile", max_drop=100)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin", "m.xml"]
     assert info["agreement"]["images"] == 24
     results = Predictor(tmp_path / "m.xml").predict(data / "val_list.txt")
@@ -84,6 +84,8 @@ def test_bad_precision_requests_are_named(setup, tmp_path):
         export_model(cfg, tmp_path / "m.pt2", format="torch-export", precision="int8", calibration=data)
     with pytest.raises(ValueError, match="unknown precision 'int4'"):
         export_model(cfg, tmp_path / "m.onnx", precision="int4")
+    with pytest.raises(ValueError, match="unknown calibration method 'median'; valid: minmax, percentile, entropy"):
+        export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data, calibration_method="median")
     with pytest.raises(FileNotFoundError, match="calibration folder not found"):
         export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=tmp_path / "nope")
     assert list(tmp_path.iterdir()) == []

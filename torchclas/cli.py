@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"])
     export.add_argument("--calibration", default=None, metavar="DIR", help="int8: folder of calibration images")
     export.add_argument("--calibration-size", type=int, default=128, help="int8: at most this many images")
+    export.add_argument("--calibration-method", default="minmax", choices=["minmax", "percentile", "entropy"])
     export.add_argument("--eval-list", default=None, metavar="FILE",
                         help="bf16/int8: 'path [label]' list to measure top-1 agreement on "
                              "(default DataLoader.Eval's list)")
@@ -204,7 +205,8 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
     info = export_model(_load(args), args.out, format=args.format, precision=args.precision, opset=args.opset,
                         multilabel=args.multilabel, calibration=args.calibration,
-                        calibration_size=args.calibration_size, eval_list=args.eval_list,
+                        calibration_size=args.calibration_size, calibration_method=args.calibration_method,
+                        eval_list=args.eval_list,
                         eval_size=args.eval_size, max_drop=args.max_drop)
     print(f"exported {info['path']} ({info['format']} {info['precision']}, input {info['input_size']}, "
           f"{info['class_num']} classes{', re-parameterised' if info['reparameterized'] else ''}, "

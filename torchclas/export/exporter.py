@@ -50,6 +50,7 @@ def _validate(cfg: Config, out: Path, format: str, precision: str, opset: int, c
 def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: str = "fp32",
                  opset: int = MIN_OPSET, check: bool = True, atol: float = 1e-4, multilabel: bool | None = None,
                  calibration: str | Path | None = None, calibration_size: int = 128,
+                 calibration_method: str = "minmax",
                  eval_list: str | Path | None = None, eval_size: int = 1000, max_drop: float = 1.0) -> dict[str, Any]:
     """Export ``Global.pretrained_model`` in ``format`` and ``precision``, with metadata.
 
@@ -68,6 +69,7 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
         multilabel: store the model as multi-label; None: from ``Loss.Train``.
         calibration: image folder for INT8 calibration.
         calibration_size: at most this many calibration images.
+        calibration_method: INT8 activation ranges: ``minmax``, ``percentile`` or ``entropy``.
         eval_list: ``path [label]`` list for the bf16/INT8 agreement (default ``DataLoader.Eval``'s).
         eval_size: at most this many eval images.
         max_drop: refuse a bf16/INT8 export whose top-1 drops more than this many points.
@@ -99,7 +101,7 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
             fp32 = Path(folder) / "fp32.onnx"
             diff = export_onnx_file(model, meta, fp32, opset, check, atol)
             int8 = staged if format == "onnx" else Path(folder) / "int8.onnx"
-            quantize_onnx_int8(fp32, int8, calibration, meta, calibration_size)
+            quantize_onnx_int8(fp32, int8, calibration, meta, calibration_size, calibration_method)
             if format == "onnx":
                 write_onnx_metadata(int8, meta)
             else:

@@ -4,7 +4,7 @@
   it in bf16 (OpenVINO's ``INFERENCE_PRECISION_HINT``, torch autocast). Needs a CPU with
   AVX-512 bf16 or AMX (or a GPU).
 - ``int8``: onnxruntime's static quantisation (QDQ, per-channel signed weights, unsigned
-  activations, MinMax ranges) calibrated on images of a folder, preprocessed by the model's
+  activations, MinMax / percentile / entropy ranges) calibrated on images of a folder, preprocessed by the model's
   own ops. The INT8 ONNX runs on onnxruntime and OpenVINO alike (OpenVINO reads QDQ as
   FakeQuantize), so ``--format openvino`` converts the same file.
 
@@ -26,12 +26,13 @@ from torch import nn
 from ..config import Config
 from ..data.pipeline import build_transforms
 
-__all__ = ["PRECISIONS", "cpu_has_bf16", "quantize_onnx_int8", "eval_images", "top1_agreement",
+__all__ = ["PRECISIONS", "CALIBRATION_METHODS", "cpu_has_bf16", "quantize_onnx_int8", "eval_images", "top1_agreement",
            "check_drop"]
 
 log = logging.getLogger("torchclas")
 
 PRECISIONS = ("fp32", "bf16", "int8")
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
 
 def cpu_has_bf16() -> bool:
@@ -62,7 +63,7 @@ def _batches(paths: list[Path], meta: dict[str, Any], batch_size: int = 16):
 
 
 def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration: str | Path,
-                       meta: dict[str, Any], calibration_size: int = 128) -> int:
+                       meta: dict[str, Any], calibration_size: int = 128, method: str = "minmax") -> int:
     """Write a static-INT8 (QDQ) copy of an fp32 ONNX file, calibrated on a folder's images.
 
     Args:
@@ -71,6 +72,8 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         calibration: a folder of images (recursive), e.g. a few hundred training images.
         meta: the export metadata; its preprocessing prepares the calibration images.
         calibration_size: at most this many images (evenly spread over the sorted folder).
+        method: activation ranges from ``minmax`` (the observed extremes), ``percentile``
+            (99.999th percentile: ignores rare outliers) or ``entropy`` (KL divergence).
 
     Returns:
         The number of calibration images used.
@@ -88,6 +91,8 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
 
     from ..inference.inputs import list_images
 
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"unknown calibration method '{method}'; valid: {', '.join(CALIBRATION_METHODS)}")
     folder = Path(calibration)
     if not folder.is_dir():
         raise FileNotFoundError(f"calibration folder not found: '{folder}'")
@@ -110,7 +115,8 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(int8_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+                        calibrate_method={"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+                                          "entropy": CalibrationMethod.Entropy}[method])
     finally:
         prepared.unlink(missing_ok=True)
     return len(images)
