@@ -206,6 +206,7 @@ def main() -> None:
     parser.add_argument("--paddle-venv", type=Path, default=ROOT / ".venv-paddle")
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "fashion_mnist")
     parser.add_argument("--skip-agreement", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true", help="only the agreement part (no Paddle needed)")
     parser.add_argument("--train-seconds", type=float, default=120.0)
     parser.add_argument("--eval-size", type=int, default=2000)
     parser.add_argument("--calibration-method", default="minmax", choices=["minmax", "percentile", "entropy"])
@@ -214,20 +215,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if not (args.data / "val_list.txt").is_file():
         raise SystemExit(f"{args.data}: run `torchclas data fashion-mnist --out {args.data}` first")
-    python = ensure_paddle_venv(args.paddle_venv)
+    python = None if args.skip_speed else ensure_paddle_venv(args.paddle_venv)
     dump = {}
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        prepared = {name: prepare_torchclas(name, work, args.data / "train") for name in args.models}
+        speed_models = [] if args.skip_speed else args.models
+        prepared = {name: prepare_torchclas(name, work, args.data / "train") for name in speed_models}
         rounds: dict = {name: [] for name in args.models}
-        for r in range(args.rounds):
+        for r in range(0 if args.skip_speed else args.rounds):
             for name in args.models:
                 rows = paddle_round(python, name, work, args.threads, tuple(args.repeats))
                 rows.update(torchclas_round(name, prepared[name], work, args.threads, tuple(args.repeats)))
                 rounds[name].append(rows)
                 print(f"round {r + 1}/{args.rounds} {name} done", file=sys.stderr, flush=True)
         for name in args.models:
-            keys = rounds[name][0].keys()
+            keys = rounds[name][0].keys() if rounds[name] else []
             results = {k: tuple(statistics.median(rnd[k][i] for rnd in rounds[name]) for i in (0, 1)) for k in keys}
             agree = None if args.skip_agreement else agreement(name, args.data, work, args.train_seconds, args.eval_size,
                                                                  args.calibration_method)
