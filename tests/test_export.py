@@ -10,10 +10,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
+import torchclas
+
 from torchclas.config import config_from_dict
 from torchclas.engine.checkpoint import save_weights
-from torchclas.export import (build_inference_model, class_names, export_onnx, preprocess_ops,
-                              read_onnx_metadata)
+from torchclas.export import (build_inference_model, is_multilabel, checkpoint_class_num, class_names, export_model,
+                              export_onnx, preprocess_ops, read_onnx_metadata, read_openvino_metadata,
+                              read_pt2_metadata)
 from torchclas.models import create_model
 
 from conftest import EVAL_OPS, IMAGENET_MEAN as MEAN, IMAGENET_STD as STD  # noqa: F401
@@ -57,7 +60,17 @@ def test_metadata_round_trips(exported):
     assert meta["input_size"] == [3, 32, 32] and meta["crop"] == [32, 32] and meta["resize_short"] == 36
     assert meta["mean"] == pytest.approx(MEAN) and meta["std"] == pytest.approx(STD)
     assert meta["topk"] == 2 and meta["multilabel"] is False
-    assert meta["torchclas_version"]
+    assert meta["torchclas_version"] == torchclas.__version__
+    assert meta["channel_order"] == "RGB" and meta["layout"] == "NCHW" and meta["scale"] == pytest.approx(1 / 255)
+    assert meta["reparameterized"] is False and meta["precision"] == "fp32"
+
+
+def test_multilabel_flag_follows_the_training_loss():
+    cfg = config_from_dict(tiny_config())
+    assert is_multilabel(cfg) is False
+    # the config layer does not accept the sigmoid losses yet; the flag already reads them
+    cfg.Loss.Train = [{"MultiLabelLoss": {"weight": 1.0}}]
+    assert is_multilabel(cfg) is True
 
 
 def test_graph_io_names_opset_and_checker(exported):
@@ -88,11 +101,68 @@ def test_export_needs_pretrained_model(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_export_refuses_weights_of_another_class_num(tmp_path):
+def test_class_num_comes_from_the_checkpoint(tmp_path, caplog):
+    torch.manual_seed(3)
+    five = create_model("PPLCNet_x0_25", 5)
+    save_weights(five, tmp_path / "five.safetensors")
+    cfg = config_from_dict(tiny_config(tmp_path / "five"))  # the config says class_num=3
+    assert checkpoint_class_num(cfg, tmp_path / "five") == 5
+    info = export_onnx(cfg, tmp_path / "m.onnx")
+    assert info["class_num"] == 5 and "5-class classifier" in caplog.text
+    meta = read_onnx_metadata(tmp_path / "m.onnx")
+    assert meta["class_num"] == 5 and meta["class_names"] == ["0", "1", "2", "3", "4"]
+    x = torch.randn(3, 3, 32, 32)
+    got = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x.numpy()})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(got, five.eval()(x).numpy(), atol=1e-4)
+
+
+def test_label_file_must_fit_the_checkpoint_classes(tmp_path):
     save_weights(create_model("PPLCNet_x0_25", 5), tmp_path / "five.safetensors")
-    with pytest.raises(ValueError, match="shapes differ"):
-        export_onnx(config_from_dict(tiny_config(tmp_path / "five")), tmp_path / "m.onnx", check=False)
+    (tmp_path / "labels.txt").write_text("0 a\n1 b\n2 c\n")
+    cfg = config_from_dict(tiny_config(tmp_path / "five", class_id_map_file=str(tmp_path / "labels.txt")))
+    with pytest.raises(ValueError, match=r"labels.txt' has 3 names but the model has class_num=5"):
+        export_onnx(cfg, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_check_failure_refuses_to_write(exported, tmp_path):
+    cfg, _, _ = exported
+    with pytest.raises(RuntimeError, match=r"m.onnx: exported logits differ from torch by .* not written"):
+        export_onnx(cfg, tmp_path / "m.onnx", atol=1e-15)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_torch_export_format_round_trips(exported, tmp_path):
+    cfg, root, _ = exported
+    info = export_model(cfg, tmp_path / "model.pt2", format="torch-export")
+    assert info["format"] == "torch-export" and 0 <= info["max_abs_diff"] <= 1e-4
+    meta = read_pt2_metadata(tmp_path / "model.pt2")
+    assert meta == read_onnx_metadata(root / "model.onnx") or meta["class_names"] == ["cat", "dog", "red fox"]
+    program = torch.export.load(str(tmp_path / "model.pt2")).module()
+    x = torch.randn(5, 3, 32, 32)  # a batch size other than the traced one
+    with torch.no_grad():
+        np.testing.assert_allclose(program(x).numpy(), build_inference_model(cfg)(x).numpy(), atol=1e-5)
+
+
+def test_openvino_format_round_trips(exported, tmp_path):
+    ov = pytest.importorskip("openvino")
+    cfg, _, _ = exported
+    info = export_model(cfg, tmp_path / "model.xml", format="openvino")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin", "model.xml"]
+    assert 0 <= info["max_abs_diff"] <= 1e-4
+    graph = ov.Core().read_model(str(tmp_path / "model.xml"))
+    meta = read_openvino_metadata(graph, tmp_path / "model.xml")
+    assert meta["class_names"] == ["cat", "dog", "red fox"] and meta["input_size"] == [3, 32, 32]
+
+
+def test_format_and_suffix_must_agree(exported, tmp_path):
+    cfg, _, _ = exported
+    with pytest.raises(ValueError, match="unknown export format 'tflite'; valid: onnx, torch-export, openvino"):
+        export_model(cfg, tmp_path / "m.tflite", format="tflite")
+    with pytest.raises(ValueError, match="--format torch-export writes a .pt2 file"):
+        export_model(cfg, tmp_path / "m.onnx", format="torch-export")
 
 
 def test_export_refuses_old_opset(exported, tmp_path):

@@ -142,15 +142,15 @@ def test_weights_need_a_config(setup):
 
 
 def test_bad_backend_names_the_valid_ones(setup):
-    with pytest.raises(ValueError, match="unknown backend 'tensorrt'; valid: onnxruntime, torch"):
+    with pytest.raises(ValueError, match="unknown backend 'tensorrt'; valid: onnxruntime, openvino, torch"):
         Predictor(setup[1] / "model.onnx", backend="tensorrt")
 
 
 def test_torch_backend_refuses_onnx_and_onnxruntime_refuses_weights(setup):
     cfg, root, _ = setup
-    with pytest.raises(ValueError, match="backend 'torch' cannot run an ONNX file"):
+    with pytest.raises(ValueError, match="backend 'torch' cannot run a .onnx file; it runs a .pt2 file or a weights"):
         Predictor(root / "model.onnx", backend="torch", config=cfg)
-    with pytest.raises(ValueError, match="needs an .onnx file"):
+    with pytest.raises(ValueError, match="backend 'onnxruntime' cannot run a weights file; it runs a .onnx file"):
         Predictor(root / "best", backend="onnxruntime")
 
 

@@ -225,3 +225,6 @@ def test_export_writes_the_folded_repvgg(tmp_path):
         want = model(x)
     assert abs(got - want.numpy()).max() <= 1e-4 * max(1.0, want.abs().max().item())
     assert info["max_abs_diff"] is not None  # and within export_onnx's own bound, else it raises
+    assert info["reparameterized"] is True
+    from torchclas.export import read_onnx_metadata
+    assert read_onnx_metadata(tmp_path / "model.onnx")["reparameterized"] is True

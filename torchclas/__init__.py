@@ -20,11 +20,11 @@ def __getattr__(name: str):
     if name == "Predictor":
         from .inference import Predictor
         return Predictor
-    if name == "export_onnx":
-        from .export import export_onnx
-        return export_onnx
+    if name in ("export_onnx", "export_model"):
+        from . import export
+        return getattr(export, name)
     raise AttributeError(f"module 'torchclas' has no attribute '{name}'")
 
 
 __all__ = ["Config", "ConfigError", "load_config", "train", "evaluate", "create_model",
-           "list_models", "Predictor", "export_onnx", "__version__"]
+           "list_models", "Predictor", "export_onnx", "export_model", "__version__"]

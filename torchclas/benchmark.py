@@ -103,13 +103,13 @@ def _onnxruntime_runner(model: torch.nn.Module, example: torch.Tensor, folder: s
     """Export ``model`` once (dynamic batch) and open one session for every batch size."""
     import onnxruntime as ort
 
-    from .export import MIN_OPSET, _torch_export
+    from .export import MIN_OPSET, torch_to_onnx
 
     provider = "CUDAExecutionProvider" if device.startswith("cuda") else "CPUExecutionProvider"
     if provider not in ort.get_available_providers():
         raise RuntimeError(f"onnxruntime has no {provider} (available: {ort.get_available_providers()})")
     path = str(Path(folder) / "model.onnx")
-    _torch_export(model.cpu(), example.cpu(), path, MIN_OPSET)
+    torch_to_onnx(model.cpu(), example.cpu(), path, MIN_OPSET)
     model.to(device)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -3,8 +3,10 @@
     torchclas data fashion-mnist --out data/fashion_mnist
     torchclas train  -c CONFIG [-o Key.path=value ...] [--nproc N] [--resume]
     torchclas eval   -c CONFIG -o Global.pretrained_model=PATH [--json]
-    torchclas export -c CONFIG -o Global.pretrained_model=PATH --out model.onnx
-    torchclas infer  MODEL IMAGE_OR_FOLDER... [--topk 5] [--backend onnxruntime|torch] [-c CONFIG] [--json]
+    torchclas export -c CONFIG -o Global.pretrained_model=PATH --out model.onnx [--format onnx|torch-export|openvino]
+    torchclas infer  MODEL [MODEL...] INPUT... [--weights W...] [--topk 5] [--backend onnxruntime|openvino|torch]
+                     [--precision fp32|bf16|int8] [--threads N] [--threshold 0.5] [-c CONFIG] [--json]
+    torchclas predict-folder MODEL [MODEL...] DIR --out preds.jsonl [--resume] [--workers 2]
     torchclas convert MODEL.pdparams --model ResNet50_vd [--out MODEL.safetensors]
     torchclas models [PATTERN] [--json]
     torchclas benchmark MODEL... [--batch 1 16] [--size 224] [--backend torch onnxruntime] [--out results.csv]
@@ -60,18 +62,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="export a checkpoint to ONNX with preprocessing metadata")
     _add_config_args(export)
-    export.add_argument("--out", required=True, help="output .onnx path")
+    export.add_argument("--out", required=True, help="output file: .onnx, .pt2 (torch-export) or .xml (openvino)")
+    export.add_argument("--format", default="onnx", choices=["onnx", "torch-export", "openvino"])
     export.add_argument("--opset", type=int, default=17)
+    export.add_argument("--multilabel", action="store_true", default=None,
+                        help="store as multi-label (sigmoid scores; default: from Loss.Train)")
+    export.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"])
+    export.add_argument("--calibration", default=None, metavar="DIR", help="int8: folder of calibration images")
+    export.add_argument("--calibration-size", type=int, default=128, help="int8: at most this many images")
+    export.add_argument("--calibration-method", default="minmax", choices=["minmax", "percentile", "entropy"])
+    export.add_argument("--eval-list", default=None, metavar="FILE",
+                        help="bf16/int8: 'path [label]' list to measure top-1 agreement on "
+                             "(default DataLoader.Eval's list)")
+    export.add_argument("--eval-size", type=int, default=1000, help="bf16/int8: at most this many eval images")
+    export.add_argument("--max-drop", type=float, default=1.0,
+                        help="bf16/int8: refuse an export whose top-1 drops more than this many points")
 
-    infer = sub.add_parser("infer", help="classify images with an exported model or a checkpoint")
-    infer.add_argument("model", help=".onnx file, or a .safetensors checkpoint (needs -c)")
-    infer.add_argument("inputs", nargs="+", help="image files and/or folders of images")
+    infer = sub.add_parser("infer", help="classify images with exported models (several: an ensemble)")
+    infer.add_argument("paths", nargs="+", metavar="MODEL... INPUT",
+                       help="one or more models (.onnx, .xml, .pt2, or a checkpoint with -c), then images, "
+                            "folders, globs or list files")
     infer.add_argument("-c", "--config", default=None, help="config for a checkpoint's model")
     infer.add_argument("-o", "--override", action="append", default=[], metavar="Key.path=value")
-    infer.add_argument("--topk", type=int, default=None)
-    infer.add_argument("--backend", default=None, choices=["onnxruntime", "torch"])
-    infer.add_argument("--threads", type=int, default=None)
+    _add_predictor_args(infer)
+    infer.add_argument("--weights", type=float, nargs="+", default=None,
+                       help="ensemble weights, one per model (default equal)")
     infer.add_argument("--json", action="store_true", help="one JSON object per image")
+
+    folder = sub.add_parser("predict-folder", help="predict every image under a folder into a JSON-lines file")
+    folder.add_argument("models", nargs="+", metavar="MODEL", help="one or more models (several: an ensemble)")
+    folder.add_argument("dir", help="the image folder (recursive)")
+    folder.add_argument("--out", required=True, help="output .jsonl, one result per line, written as it goes")
+    folder.add_argument("--resume", action="store_true", help="skip the images already in --out")
+    folder.add_argument("--workers", type=int, default=2, help="decoding processes (0: in the main process)")
+    folder.add_argument("--no-progress", action="store_true")
+    folder.add_argument("-c", "--config", default=None, help="config for a checkpoint's model")
+    folder.add_argument("-o", "--override", action="append", default=[], metavar="Key.path=value")
+    folder.add_argument("--weights", type=float, nargs="+", default=None, help="ensemble weights")
+    _add_predictor_args(folder)
 
     convert = sub.add_parser("convert", help="convert PaddleClas .pdparams weights to safetensors")
     convert.add_argument("weights", help="PaddleClas .pdparams file")
@@ -79,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", default=None, help="output .safetensors (default: next to the input)")
     _add_zoo_commands(sub)
     return parser
+
+
+def _add_predictor_args(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--topk", type=int, default=None)
+    cmd.add_argument("--backend", default=None, choices=["onnxruntime", "openvino", "torch"],
+                     help="default: from the file (onnxruntime for .onnx; openvino for bf16)")
+    cmd.add_argument("--precision", default=None, choices=["fp32", "bf16", "int8", "fp16"],
+                     help="default: the file's own")
+    cmd.add_argument("--device", default="cpu", choices=["cpu", "cuda", "tensorrt"])
+    cmd.add_argument("--threads", type=int, default=None)
+    cmd.add_argument("--batch-size", type=int, default=16)
+    cmd.add_argument("--threshold", type=float, default=0.5, help="multi-label models: score to report a class")
 
 
 def _add_zoo_commands(sub: Any) -> None:
@@ -182,26 +222,71 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-    from .export import export_onnx
+    from .export import export_model
 
-    info = export_onnx(_load(args), args.out, opset=args.opset)
-    print(f"exported {info['path']} (input {info['input_size']}, {info['class_num']} classes, "
-          f"max |onnx - torch| = {info['max_abs_diff']:.2e})")
+    info = export_model(_load(args), args.out, format=args.format, precision=args.precision, opset=args.opset,
+                        multilabel=args.multilabel, calibration=args.calibration,
+                        calibration_size=args.calibration_size, calibration_method=args.calibration_method,
+                        eval_list=args.eval_list,
+                        eval_size=args.eval_size, max_drop=args.max_drop)
+    print(f"exported {info['path']} ({info['format']} {info['precision']}, input {info['input_size']}, "
+          f"{info['class_num']} classes{', re-parameterised' if info['reparameterized'] else ''}, "
+          f"max |fp32 {info['format']} - torch| = {info['max_abs_diff']:.2e})")
+    report = info["agreement"]
+    if report:
+        accuracy = (f", top-1 {report['top1']:.2f}% vs {report['top1_fp32']:.2f}% in fp32"
+                    if report["top1"] is not None else "")
+        print(f"{info['precision']}: top-1 agrees with fp32 on {report['agreement']:.2f}% of "
+              f"{report['images']} images{accuracy} (drop {report['drop']:.2f} points, --max-drop {args.max_drop})")
 
 
-def _cmd_infer(args: argparse.Namespace) -> None:
+def _split_models(paths: list[str]) -> tuple[list[str], list[str]]:
+    """Leading model files, then inputs: ``infer m1.onnx m2.onnx img.png`` fuses two models."""
+    from pathlib import Path
+
+    model_suffixes = (".onnx", ".xml", ".pt2", ".safetensors", ".pdparams")
+    count = 1
+    while count < len(paths) - 1 and Path(paths[count]).suffix.lower() in model_suffixes:
+        count += 1
+    if len(paths) < 2:
+        raise ValueError("infer needs a model and at least one image, folder, glob or list file")
+    return paths[:count], paths[count:]
+
+
+def _predictor(args: argparse.Namespace, models: list[str]):
     from .inference import Predictor
 
     config = _load(args) if args.config else None
-    predictor = Predictor(args.model, backend=args.backend, config=config, topk=args.topk,
-                          threads=args.threads)
-    results = predictor.predict(args.inputs if len(args.inputs) > 1 else args.inputs[0])
-    failed = 0
-    for result in results:
-        failed += "error" in result
-        print(json.dumps(result) if args.json else _format_result(result))
+    return Predictor(models if len(models) > 1 else models[0], backend=args.backend, config=config,
+                     topk=args.topk, threads=args.threads, batch_size=args.batch_size,
+                     precision=args.precision, device=args.device, threshold=args.threshold,
+                     weights=getattr(args, "weights", None))
+
+
+def _cmd_infer(args: argparse.Namespace) -> None:
+    models, inputs = _split_models(args.paths)
+    predictor = _predictor(args, models)
+    # "-" reads one encoded image from stdin: `cat a.jpg | torchclas infer m.onnx -`
+    sources = [sys.stdin.buffer.read() if entry == "-" else entry for entry in inputs]
+    failed = total = 0
+    for batch in predictor.predict_batches(sources if len(sources) > 1 else sources[0]):
+        for result in batch:
+            total += 1
+            failed += "error" in result
+            print(json.dumps(result) if args.json else _format_result(result), flush=True)
     if failed:
-        log.warning("%d of %d images could not be read", failed, len(results))
+        log.warning("%d of %d images could not be read", failed, total)
+
+
+def _cmd_predict_folder(args: argparse.Namespace) -> None:
+    from .inference.folder import predict_folder
+
+    summary = predict_folder(_predictor(args, args.models), args.dir, args.out, resume=args.resume,
+                             workers=args.workers, progress=not args.no_progress, topk=args.topk)
+    for filename, error in summary["errors"]:
+        log.warning("unreadable %s: %s", filename, error)
+    print(f"wrote {summary['out']}: {summary['predicted']} predicted ({len(summary['errors'])} unreadable), "
+          f"{summary['skipped']} already there, {summary['images_per_second']:.1f} img/s")
 
 
 def _format_result(result: dict[str, Any]) -> str:
@@ -285,7 +370,7 @@ def _cmd_plot_zoo(args: argparse.Namespace) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "convert": _cmd_convert, "data": _cmd_data, "train": _cmd_train, "eval": _cmd_eval,
-    "export": _cmd_export, "infer": _cmd_infer,
+    "export": _cmd_export, "infer": _cmd_infer, "predict-folder": _cmd_predict_folder,
     "models": _cmd_models, "benchmark": _cmd_benchmark, "plot-zoo": _cmd_plot_zoo,
 }
 

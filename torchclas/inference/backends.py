@@ -1,8 +1,14 @@
 """Runtimes behind ``Predictor``: each turns a float32 NCHW batch into logits and carries metadata.
 
-``OnnxBackend`` runs an exported ``.onnx`` file on onnxruntime and reads its metadata from the
-file; ``TorchBackend`` builds the model from a config and a weights file and derives the same
-metadata from the config (``torchclas.export.build_metadata``).
+=============  =====================================  =========================================
+backend        runs                                   precision
+=============  =====================================  =========================================
+onnxruntime    ``.onnx`` (CPU; CUDA / TensorRT EPs)   fp32, int8 (a quantised file); fp16 on GPU
+openvino       ``.xml`` IR or ``.onnx``               fp32, bf16 (CPU hint), int8
+torch          ``.pt2`` program, or weights + config  fp32, bf16 (autocast)
+=============  =====================================  =========================================
+
+Every backend reads the same ``torchclas`` metadata (:mod:`torchclas.export.metadata`).
 """
 
 from __future__ import annotations
@@ -14,20 +20,62 @@ import numpy as np
 import torch
 
 from ..config import Config, config_from_dict, load_config
-from ..export import build_inference_model, build_metadata, parse_metadata
+from ..export import build_inference_model, build_metadata, checkpoint_class_num, openvino_config, parse_metadata
+from ..export.formats import numpy_logits, read_openvino_metadata, read_pt2_metadata
 from ..models import resolve_weights_path
 
-__all__ = ["BACKENDS", "OnnxBackend", "TorchBackend", "open_backend"]
+__all__ = ["BACKENDS", "DEVICES", "PRECISIONS", "OnnxBackend", "OpenVinoBackend", "TorchBackend",
+           "open_backend", "default_backend", "as_config", "onnxruntime_providers"]
 
-BACKENDS = ("onnxruntime", "torch")
+BACKENDS = ("onnxruntime", "openvino", "torch")
+DEVICES = ("cpu", "cuda", "tensorrt")
+PRECISIONS = ("fp32", "bf16", "int8", "fp16")
+
+
+def _check_file(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file not found: '{path}'")
+
+
+def onnxruntime_providers(device: str, fp16: bool = False) -> list[Any]:
+    """onnxruntime execution providers for ``device`` (``cpu``, ``cuda``, ``tensorrt``), CPU last.
+
+    Raises:
+        RuntimeError when this onnxruntime build lacks the provider (e.g. no GPU package).
+
+    Example:
+        >>> onnxruntime_providers("cpu")
+        ['CPUExecutionProvider']
+    """
+    import onnxruntime as ort
+
+    if device not in DEVICES:
+        raise ValueError(f"unknown device '{device}'; valid: {', '.join(DEVICES)}")
+    wanted = {"cpu": [], "cuda": ["CUDAExecutionProvider"],
+              "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider"]}[device]
+    available = ort.get_available_providers()
+    missing = [p for p in wanted if p not in available]
+    if missing:
+        raise RuntimeError(f"onnxruntime has no {missing[0]} here (available: {', '.join(available)}); "
+                           "install onnxruntime-gpu on a machine with a GPU")
+    providers: list[Any] = []
+    for name in wanted:
+        if name == "TensorrtExecutionProvider":
+            providers.append((name, {"trt_fp16_enable": fp16, "trt_engine_cache_enable": True}))
+        else:
+            providers.append(name)
+    return providers + ["CPUExecutionProvider"]
 
 
 class OnnxBackend:
-    """An exported ONNX model on onnxruntime's CPU provider.
+    """An exported ONNX model on onnxruntime: all graph optimisations, sequential execution,
+    no spin-waiting threads.
 
     Args:
-        path: the ``.onnx`` file written by ``export_onnx``.
-        threads: onnxruntime intra-op threads (None: onnxruntime's default).
+        path: the ``.onnx`` file written by ``torchclas export``.
+        threads: intra-op threads (None: onnxruntime's default, one per core); inter-op is 1.
+        device: ``cpu``, ``cuda`` or ``tensorrt`` (execution providers; GPU packages only).
+        precision: None or the file's own; ``fp16`` runs TensorRT in fp16 (``device="tensorrt"``).
 
     Example:
         >>> OnnxBackend("inference/model.onnx").logits(np.zeros((1, 3, 224, 224), np.float32)).shape  # doctest: +SKIP
@@ -36,20 +84,32 @@ class OnnxBackend:
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | Path, threads: int | None = None):
+    def __init__(self, path: str | Path, threads: int | None = None, device: str = "cpu",
+                 precision: str | None = None):
         import onnxruntime as ort
 
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"ONNX file not found: '{path}'")
+        _check_file(path, "ONNX")
+        if precision == "fp16" and device != "tensorrt":
+            raise ValueError("precision fp16 needs device='tensorrt' on onnxruntime")
         options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.inter_op_num_threads = 1
+        # Idle workers sleep instead of spinning: on a small or shared CPU spinning threads steal
+        # the cores the next pass needs (bench/vs_paddle.py measured ~2x lower batch-1 latency).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = int(threads)
+        providers = onnxruntime_providers(device, fp16=precision == "fp16")
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own pybind types
             raise ValueError(f"{path}: not a loadable ONNX model ({exc})") from None
         self.metadata = parse_metadata(self.session.get_modelmeta().custom_metadata_map, path)
+        if (precision or self.metadata.get("precision")) == "bf16":
+            raise ValueError(f"{path}: onnxruntime has no bf16 CPU kernels; run bf16 with backend='openvino' "
+                             "or backend='torch' (or pass precision='fp32')")
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
 
@@ -58,13 +118,55 @@ class OnnxBackend:
         return self.session.run(None, {self.input_name: batch})[0]
 
 
-class TorchBackend:
-    """A model built from a config and loaded from a weights file, run by torch on the CPU.
+class OpenVinoBackend:
+    """An OpenVINO IR (``.xml``) or ONNX file compiled by OpenVINO for the CPU.
 
     Args:
-        weights: a weights file (``.safetensors`` with or without the extension).
-        config: a ``Config``, a YAML path or a config dict; gives the model and preprocessing.
+        path: ``.xml`` from ``torchclas export --format openvino``, or an exported ``.onnx``.
+        threads: ``INFERENCE_NUM_THREADS`` (None: OpenVINO's default).
+        precision: ``fp32`` or ``bf16`` (``INFERENCE_PRECISION_HINT``; bf16 needs AVX-512 bf16 or
+            AMX); None: the file's metadata precision. An INT8 file runs its quantised ops.
+
+    Example:
+        >>> OpenVinoBackend("model.xml", precision="bf16").metadata["model"]  # doctest: +SKIP
+        'ResNet18'
+    """
+
+    name = "openvino"
+
+    def __init__(self, path: str | Path, threads: int | None = None, precision: str | None = None):
+        try:
+            import openvino as ov
+        except ImportError:
+            raise RuntimeError("backend 'openvino' needs the openvino package: pip install openvino") from None
+        path = Path(path)
+        _check_file(path, "OpenVINO/ONNX")
+        core = ov.Core()
+        try:
+            graph = core.read_model(str(path))
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses of its own
+            raise ValueError(f"{path}: not a loadable OpenVINO or ONNX model ({exc})") from None
+        self.metadata = read_openvino_metadata(graph, path) if path.suffix == ".xml" else _onnx_meta(path)
+        self.precision = precision or self.metadata.get("precision", "fp32")
+        if self.precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            raise RuntimeError("this CPU has no bf16 support (AVX-512 bf16 / AMX); use precision fp32")
+        self.compiled = core.compile_model(graph, "CPU", openvino_config(self.precision, threads))
+        self.request = self.compiled.create_infer_request()
+        self.path = path
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Raw logits ``[N, class_num]`` of a float32 NCHW batch."""
+        return np.array(self.request.infer({0: batch})[0], dtype=np.float32, copy=True)
+
+
+class TorchBackend:
+    """torch on the CPU: a ``torch.export`` program (``.pt2``) or weights plus their config.
+
+    Args:
+        path: a ``.pt2`` file, or weights (``.safetensors`` with or without the extension).
+        config: a ``Config``, a YAML path or a config dict: needed for weights, unused for ``.pt2``.
         threads: sets ``torch.set_num_threads`` (process-wide) when given.
+        precision: ``fp32`` or ``bf16`` (``torch.autocast``); None: the metadata's (fp32).
 
     Example:
         >>> TorchBackend("output/best_model", "configs/ResNet18.yaml").metadata["model"]  # doctest: +SKIP
@@ -73,18 +175,37 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, weights: str | Path, config: Config | str | Path | dict, threads: int | None = None):
-        self.path = resolve_weights_path(weights)
-        cfg = as_config(config)
-        self.model = build_inference_model(cfg, self.path)
-        self.metadata = build_metadata(cfg)
+    def __init__(self, path: str | Path, config: Config | str | Path | dict | None = None,
+                 threads: int | None = None, precision: str | None = None):
+        if Path(path).suffix == ".pt2":
+            self.path = Path(path)
+            self.metadata = read_pt2_metadata(self.path)
+            self.model = torch.export.load(str(self.path)).module()
+        else:
+            if config is None:
+                raise ValueError(f"{path}: a weights file needs config= (a Config or YAML path) "
+                                 "for the model and preprocessing; or pass an exported .onnx/.pt2 file")
+            self.path = resolve_weights_path(path)
+            cfg = as_config(config)
+            class_num = checkpoint_class_num(cfg, self.path)
+            self.model = build_inference_model(cfg, self.path, class_num=class_num)
+            self.metadata = build_metadata(cfg, class_num=class_num)
+        self.precision = precision or "fp32"
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"backend 'torch' runs fp32 or bf16, not '{self.precision}'")
         if threads:
             torch.set_num_threads(int(threads))
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Raw logits ``[N, class_num]`` of a float32 NCHW batch."""
-        with torch.inference_mode():
-            return self.model(torch.from_numpy(batch)).float().numpy()
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
+            return numpy_logits(self.model(torch.from_numpy(batch)))
+
+
+def _onnx_meta(path: Path) -> dict[str, Any]:
+    from ..export import read_onnx_metadata
+
+    return read_onnx_metadata(path)
 
 
 def as_config(config: Config | str | Path | dict) -> Config:
@@ -103,30 +224,59 @@ def as_config(config: Config | str | Path | dict) -> Config:
     raise TypeError(f"config must be a Config, a YAML path or a dict, got {type(config).__name__}")
 
 
-def open_backend(model_path: str | Path, backend: str | None, config: Any,
-                 threads: int | None) -> OnnxBackend | TorchBackend:
-    """Pick and open the backend for ``model_path``: onnxruntime for ``.onnx``, else torch.
-
-    Raises:
-        ValueError for an unknown backend, a backend that cannot run this file, or weights
-        given without a config.
+def default_backend(model_path: str | Path, precision: str | None = None) -> str:
+    """The backend ``Predictor`` picks for a file: ``.xml`` openvino, ``.pt2`` and weights torch,
+    ``.onnx`` onnxruntime, except in bf16 (asked for, or the file's precision), which
+    onnxruntime has no CPU kernels for: openvino.
 
     Example:
-        >>> open_backend("model.onnx", None, None, None).name  # doctest: +SKIP
+        >>> default_backend("m.xml"), default_backend("m.onnx", "bf16"), default_backend("m.pt2")
+        ('openvino', 'openvino', 'torch')
+    """
+    suffix = Path(model_path).suffix.lower()
+    if suffix == ".xml":
+        return "openvino"
+    if suffix == ".onnx":
+        if precision is None and Path(model_path).is_file():
+            try:
+                precision = _onnx_meta(Path(model_path)).get("precision")
+            except ValueError:
+                precision = None  # not a torchclas file: onnxruntime says so when it opens it
+        return "openvino" if precision == "bf16" else "onnxruntime"
+    return "torch"
+
+
+_RUNS = {"onnxruntime": (".onnx",), "openvino": (".xml", ".onnx"), "torch": (".pt2", "weights")}
+
+
+def open_backend(model_path: str | Path, backend: str | None = None, config: Any = None,
+                 threads: int | None = None, precision: str | None = None,
+                 device: str = "cpu") -> OnnxBackend | OpenVinoBackend | TorchBackend:
+    """Open ``model_path`` on ``backend`` (None: :func:`default_backend`).
+
+    Raises:
+        ValueError for an unknown backend or precision, a backend that cannot run this file, or
+        weights given without a config.
+
+    Example:
+        >>> open_backend("model.onnx").name  # doctest: +SKIP
         'onnxruntime'
     """
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"unknown backend '{backend}'; valid: {', '.join(BACKENDS)}")
-    is_onnx = Path(model_path).suffix.lower() == ".onnx"
-    if is_onnx:
-        if backend == "torch":
-            raise ValueError(f"{model_path}: backend 'torch' cannot run an ONNX file; use "
-                             "backend='onnxruntime', or pass the .safetensors weights with config=")
-        return OnnxBackend(model_path, threads)
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"unknown precision '{precision}'; valid: {', '.join(PRECISIONS)}")
+    backend = backend or default_backend(model_path, precision)
+    suffix = Path(model_path).suffix.lower()
+    kind = suffix if suffix in (".onnx", ".xml", ".pt2") else "weights"
+    if kind not in _RUNS[backend]:
+        runs = " or ".join("a weights file with config=" if k == "weights" else f"a {k} file" for k in _RUNS[backend])
+        raise ValueError(f"{model_path}: backend '{backend}' cannot run a {kind} file; it runs {runs}"
+                         + (" (export one with `torchclas export`)" if kind == "weights" else ""))
+    if device != "cpu" and backend != "onnxruntime":
+        raise ValueError(f"device '{device}' runs on backend 'onnxruntime' only, not '{backend}'")
     if backend == "onnxruntime":
-        raise ValueError(f"{model_path}: backend 'onnxruntime' needs an .onnx file; export one "
-                         "with `torchclas export`, or use backend='torch' with config=")
-    if config is None:
-        raise ValueError(f"{model_path}: a weights file needs config= (a Config or YAML path) "
-                         "for the model and preprocessing; or pass an exported .onnx file")
-    return TorchBackend(model_path, config, threads)
+        return OnnxBackend(model_path, threads, device, precision)
+    if backend == "openvino":
+        return OpenVinoBackend(model_path, threads, precision)
+    return TorchBackend(model_path, config, threads, precision)

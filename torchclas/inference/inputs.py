@@ -2,10 +2,15 @@
 
 Files are named, not read, here: a folder of thousands of images is read one batch at a
 time, and a file that cannot be read becomes an ``error`` result rather than a crash.
+
+Accepted: an image file, a folder (recursive), a glob pattern (``"imgs/**/*.jpg"``), a list
+file (``.txt``: one image per line, PaddleClas ``path [label]`` style, relative to the list's
+folder), encoded bytes, a uint8 numpy array, a CHW uint8 tensor, a PIL image, or a list of these.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -16,7 +21,10 @@ from PIL import Image as PILImage
 
 from ..data.datasets import IMAGE_EXTENSIONS
 
-__all__ = ["ImageInput", "collect_inputs", "load_input", "list_images"]
+__all__ = ["ImageInput", "LIST_SUFFIXES", "collect_inputs", "load_input", "list_images", "read_image_list"]
+
+LIST_SUFFIXES = (".txt", ".lst", ".list")
+_GLOB_CHARS = set("*?[")
 
 
 class ImageInput(NamedTuple):
@@ -37,16 +45,39 @@ def list_images(folder: str | Path, extensions: tuple[str, ...] = IMAGE_EXTENSIO
     return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
 
 
+def read_image_list(path: str | Path) -> list[Path]:
+    """The images named by a list file: the first field of each non-empty line, relative to the
+    list file's folder (a PaddleClas ``path label`` list works as it is).
+
+    Raises:
+        ValueError for a list without any image line.
+
+    Example:
+        >>> read_image_list("data/val_list.txt")[:1]  # doctest: +SKIP
+        [PosixPath('data/val/00000.png')]
+    """
+    path = Path(path)
+    root = path.parent
+    images = []
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            images.append(root / line.split()[0])
+    if not images:
+        raise ValueError(f"image list '{path}' names no images")
+    return images
+
+
 def collect_inputs(inputs: Any) -> list[ImageInput]:
     """Flatten ``inputs`` into named images.
 
     Args:
-        inputs: a file path (str or Path), a folder (its images, sorted, recursive), a list or
-            tuple of any of these, encoded bytes, a HxWxC / HxW uint8 numpy array, a CHW uint8
-            tensor, or a PIL image.
+        inputs: a file path (str or Path), a folder (its images, sorted, recursive), a glob
+            pattern, a list file (``.txt``), a list or tuple of any of these, encoded bytes, a
+            HxWxC / HxW uint8 numpy array, a CHW uint8 tensor, or a PIL image.
 
     Raises:
-        ValueError for a folder without images; TypeError for an unsupported input type.
+        ValueError for a folder or pattern without images; TypeError for an unsupported type.
 
     Example:
         >>> [i.filename for i in collect_inputs(["a.jpg", b"\\x89PNG..."])]
@@ -55,22 +86,32 @@ def collect_inputs(inputs: Any) -> list[ImageInput]:
     if isinstance(inputs, (list, tuple)):
         return [item for entry in inputs for item in collect_inputs(entry)]
     if isinstance(inputs, (str, os.PathLike)):
-        return _collect_path(Path(inputs))
+        return _collect_path(inputs)
     if isinstance(inputs, (bytes, bytearray, memoryview)):
         return [ImageInput("<bytes>", bytes(inputs))]
     if isinstance(inputs, (np.ndarray, torch.Tensor)):
         return [ImageInput("<array>", inputs)]
     if isinstance(inputs, PILImage.Image):
         return [ImageInput(getattr(inputs, "filename", "") or "<image>", inputs)]
-    raise TypeError(f"cannot predict on a {type(inputs).__name__}; pass a path, a folder, a list "
-                    "of paths, encoded bytes, a uint8 numpy array or a PIL image")
+    raise TypeError(f"cannot predict on a {type(inputs).__name__}; pass a path, a folder, a glob, a list "
+                    "file, a list of paths, encoded bytes, a uint8 numpy array or a PIL image")
 
 
-def _collect_path(path: Path) -> list[ImageInput]:
+def _collect_path(entry: str | os.PathLike) -> list[ImageInput]:
+    path = Path(entry)
     if path.is_dir():
         images = list_images(path)
         if not images:
             raise ValueError(f"no images in folder '{path}' (looked for {', '.join(IMAGE_EXTENSIONS)})")
+        return [ImageInput(str(p), p) for p in images]
+    if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
+        return [ImageInput(str(p), p) for p in read_image_list(path)]
+    if not path.exists() and _GLOB_CHARS & set(str(entry)):
+        suffixes = tuple(e.lower() for e in IMAGE_EXTENSIONS)
+        matches = sorted(Path(m) for m in glob.glob(str(entry), recursive=True))
+        images = [m for m in matches if m.is_file() and m.suffix.lower() in suffixes]
+        if not images:
+            raise ValueError(f"pattern '{entry}' matches no images")
         return [ImageInput(str(p), p) for p in images]
     # A missing file is reported as that image's error, so one bad path in a list costs one result.
     return [ImageInput(str(path), path)]

@@ -1,38 +1,46 @@
-"""``Predictor``: images in, PaddleClas-style top-k results out, on onnxruntime or torch.
+"""``Predictor``: images in, PaddleClas-style top-k results out, on onnxruntime, OpenVINO or torch.
 
-The preprocessing comes with the model (the ONNX metadata, or the config's eval ops), so
-prediction matches evaluation.
+The preprocessing comes with the model (its export metadata, or the config's eval ops), so
+prediction matches evaluation. Several models form an ensemble (:mod:`.ensemble`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from ..data.pipeline import build_transforms
 from .backends import open_backend
+from .ensemble import check_members, ensemble_weights, fuse_probabilities, sigmoid, softmax
 from .inputs import ImageInput, collect_inputs, load_input
 
-__all__ = ["Predictor", "softmax", "topk_result"]
+__all__ = ["Predictor", "softmax", "topk_result", "threshold_result"]
 
 
 class Predictor:
-    """Classify images with an exported ONNX file or a weights file plus its config.
+    """Classify images with exported models (``.onnx``, ``.xml``, ``.pt2``) or weights plus config.
 
     Args:
-        model_path: an ``.onnx`` file from ``export_onnx`` (backend onnxruntime), or a weights
-            file, with or without ``.safetensors`` (backend torch, needs ``config``).
-        backend: ``"onnxruntime"`` or ``"torch"``; None picks from the file.
-        config: a ``Config``, YAML path or dict; required for weights files, unused for ONNX.
+        model_path: an exported file, a weights file (backend torch, needs ``config``), or a list
+            of them: an ensemble whose probabilities are averaged (``weights``).
+        backend: ``onnxruntime``, ``openvino`` or ``torch``; None picks from the file
+            (:func:`~.backends.default_backend`).
+        config: a ``Config``, YAML path or dict; required for weights files only.
         topk: results per image (default: the model's ``Infer.PostProcess.topk``).
-        threads: CPU threads (onnxruntime intra-op; torch: ``torch.set_num_threads``).
+        threads: CPU threads of the runtime.
         batch_size: images per forward pass.
+        precision: ``fp32``, ``bf16`` (openvino, torch), ``fp16`` (TensorRT); None: the file's.
+        device: ``cpu``, ``cuda`` or ``tensorrt`` (onnxruntime execution providers).
+        weights: ensemble weights, one per model (default equal).
+        threshold: score a multi-label model's class needs to be reported.
 
     Attributes:
-        metadata: model name, class names, preprocess ops, input size, mean/std, top-k.
+        metadata: the first model's name, class names, preprocess ops, input size, mean/std, top-k.
         class_names: names indexed by class id.
 
     Example:
@@ -41,88 +49,137 @@ class Predictor:
         [{'filename': 'demo/cat.jpg', 'class_ids': [3], 'scores': [0.93], 'label_names': ['cat']}]
     """
 
-    def __init__(self, model_path: str | Path, backend: str | None = None, config: Any = None,
-                 topk: int | None = None, threads: int | None = None, batch_size: int = 16):
+    def __init__(self, model_path: str | Path | Sequence[str | Path], backend: str | None = None,
+                 config: Any = None, topk: int | None = None, threads: int | None = None,
+                 batch_size: int = 16, precision: str | None = None, device: str = "cpu",
+                 weights: Sequence[float] | None = None, threshold: float = 0.5):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.runner = open_backend(model_path, backend, config, threads)
+        paths = [model_path] if isinstance(model_path, (str, os.PathLike)) else list(model_path)
+        if not paths:
+            raise ValueError("Predictor needs at least one model")
+        self.members = [open_backend(p, backend, config, threads, precision, device) for p in paths]
+        check_members([m.metadata for m in self.members], paths)
+        self.weights = ensemble_weights(weights, len(self.members))
+        self.runner = self.members[0]
         self.backend = self.runner.name
         self.metadata: dict[str, Any] = self.runner.metadata
         self.class_names: list[str] = list(self.metadata["class_names"])
+        self.multilabel = bool(self.metadata.get("multilabel"))
         self.topk = topk or self.metadata.get("topk") or 5
+        self.threshold = float(threshold)
         self.batch_size = batch_size
-        self.transform = build_transforms(_with_decode(self.metadata["preprocess"]), "preprocess")
+        # Members that share their preprocessing share one transform and one batch tensor.
+        self.transforms: dict[str, Any] = {}
+        self.member_keys = []
+        for member in self.members:
+            key = json.dumps(member.metadata["preprocess"], sort_keys=True)
+            if key not in self.transforms:
+                self.transforms[key] = build_transforms(_with_decode(member.metadata["preprocess"]), "preprocess")
+            self.member_keys.append(key)
 
     def __repr__(self) -> str:
-        return (f"Predictor(model={self.metadata.get('model')!r}, backend={self.backend!r}, "
-                f"classes={len(self.class_names)}, input_size={self.metadata.get('input_size')})")
+        models = "+".join(str(m.metadata.get("model")) for m in self.members)
+        return (f"Predictor(model={models!r}, backend={self.backend!r}, classes={len(self.class_names)}, "
+                f"input_size={self.metadata.get('input_size')})")
 
     def predict(self, inputs: Any, topk: int | None = None) -> list[dict[str, Any]]:
         """Top-k classes of each image, in input order.
 
         Args:
-            inputs: a path, a folder (all images inside, recursive, sorted), a list of paths,
-                encoded bytes, a HxWxC / HxW uint8 numpy array or a PIL image.
+            inputs: a path, a folder (recursive, sorted), a glob pattern, a list file, a list of
+                paths, encoded bytes, a HxWxC / HxW uint8 numpy array or a PIL image.
             topk: overrides the predictor's top-k for this call.
 
         Returns:
-            One dict per image: ``filename``, ``class_ids``, ``scores`` (softmax, descending),
-            ``label_names``; an image that cannot be read or decoded gets ``filename`` and
-            ``error`` instead, and the other images are still predicted.
+            One dict per image: ``filename``, ``class_ids``, ``scores`` (descending), ``label_names``;
+            scores are softmax probabilities, or for a multi-label model the sigmoid scores of
+            the classes at or above ``threshold``. An image that cannot be read or decoded gets
+            ``filename`` and ``error`` instead, and the other images are still predicted.
 
         Example:
             >>> Predictor("model.onnx").predict(np.zeros((64, 64, 3), np.uint8))[0]["filename"]  # doctest: +SKIP
             '<array>'
         """
-        k = topk or self.topk
+        return [result for batch in self.predict_batches(inputs, topk) for result in batch]
+
+    def predict_batches(self, inputs: Any, topk: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """:meth:`predict`, one list of results per batch of ``batch_size`` images, as they are done.
+
+        Example:
+            >>> for results in Predictor("m.onnx").predict_batches("big_folder/"): ...  # doctest: +SKIP
+        """
         items = collect_inputs(inputs)
-        results: list[dict[str, Any]] = []
         for start in range(0, len(items), self.batch_size):
-            results.extend(self._predict_batch(items[start:start + self.batch_size], k))
-        return results
+            chunk = items[start:start + self.batch_size]
+            yield self.results_for(chunk, [self.preprocess(item) for item in chunk], topk)
+
+    def preprocess(self, item: ImageInput) -> dict[str, torch.Tensor] | str:
+        """The model input(s) of one image: a CHW tensor per distinct preprocessing, or the
+        reason it cannot be read or decoded (a string).
+
+        Example:
+            >>> Predictor("m.onnx").preprocess(ImageInput("a.png", Path("a.png")))  # doctest: +SKIP
+        """
+        try:
+            data = load_input(item)
+            return {key: torch.as_tensor(tf(data)).as_subclass(torch.Tensor) for key, tf in self.transforms.items()}
+        except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError on some broken PNGs
+            return _reason(exc)
+
+    def results_for(self, items: Sequence[ImageInput], inputs: Sequence[dict[str, torch.Tensor] | str],
+                    topk: int | None = None) -> list[dict[str, Any]]:
+        """Results of images already preprocessed by :meth:`preprocess` (same order).
+
+        Example:
+            >>> p.results_for(items, [p.preprocess(i) for i in items])  # doctest: +SKIP
+        """
+        k = topk or self.topk
+        results: list[dict[str, Any] | None] = [None] * len(items)
+        good = [i for i, x in enumerate(inputs) if not isinstance(x, str)]
+        for i, x in enumerate(inputs):
+            if isinstance(x, str):
+                results[i] = {"filename": items[i].filename, "error": x}
+        if good:
+            batches = {}
+            for key in self.transforms:
+                tensors = [inputs[i][key] for i in good]  # type: ignore[index]
+                _check_same_shape(tensors, [items[i] for i in good])
+                batches[key] = np.ascontiguousarray(torch.stack(tensors).numpy(), dtype=np.float32)
+            probs = fuse_probabilities([self._scores(m.logits(batches[key]))
+                                        for m, key in zip(self.members, self.member_keys)], self.weights)
+            for i, row in zip(good, probs):
+                post = (threshold_result(row, self.threshold, self.class_names) if self.multilabel
+                        else topk_result(row, k, self.class_names))
+                results[i] = {"filename": items[i].filename, **post}
+        return results  # type: ignore[return-value]
 
     def predict_logits(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
-        """Raw logits ``[N, class_num]`` of an already preprocessed float32 NCHW batch.
+        """Raw logits ``[N, class_num]`` of an already preprocessed float32 NCHW batch (one model).
 
         Example:
             >>> Predictor("model.onnx").predict_logits(torch.zeros(2, 3, 224, 224)).shape  # doctest: +SKIP
             (2, 1000)
         """
-        if isinstance(batch, torch.Tensor):
-            batch = batch.detach().cpu().numpy()
-        return self.runner.logits(np.ascontiguousarray(batch, dtype=np.float32))
+        if len(self.members) > 1:
+            raise ValueError("an ensemble has no single logits; use predict_probabilities")
+        return self.runner.logits(_as_array(batch))
 
-    def _predict_batch(self, items: list[ImageInput], k: int) -> list[dict[str, Any]]:
-        results: list[dict[str, Any] | None] = [None] * len(items)
-        good, tensors = [], []
-        for i, item in enumerate(items):
-            try:
-                tensors.append(self._preprocess(item))
-                good.append(i)
-            except (OSError, ValueError) as exc:
-                results[i] = {"filename": item.filename, "error": _reason(exc)}
-        if tensors:
-            _check_same_shape(tensors, [items[i] for i in good])
-            probs = softmax(self.predict_logits(torch.stack(tensors)))
-            for i, row in zip(good, probs):
-                results[i] = {"filename": items[i].filename, **topk_result(row, k, self.class_names)}
-        return results  # type: ignore[return-value]
+    def predict_probabilities(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Fused scores ``[N, class_num]`` (softmax, or sigmoid for multi-label) of a batch
+        preprocessed the way every member expects.
 
-    def _preprocess(self, item: ImageInput) -> torch.Tensor:
-        return torch.as_tensor(self.transform(load_input(item))).as_subclass(torch.Tensor)
+        Example:
+            >>> Predictor(["a.onnx", "b.onnx"]).predict_probabilities(x).sum(axis=1)  # doctest: +SKIP
+            array([1., 1.], dtype=float32)
+        """
+        if len(self.transforms) > 1:
+            raise ValueError("the ensemble's models preprocess differently; use predict() on images")
+        batch = _as_array(batch)
+        return fuse_probabilities([self._scores(m.logits(batch)) for m in self.members], self.weights)
 
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, computed stably in float64 and returned as float32.
-
-    Example:
-        >>> softmax(np.array([[0.0, 0.0]])).tolist()
-        [[0.5, 0.5]]
-    """
-    shifted = np.asarray(logits, dtype=np.float64)
-    shifted = shifted - shifted.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
+    def _scores(self, logits: np.ndarray) -> np.ndarray:
+        return sigmoid(logits) if self.multilabel else softmax(logits)
 
 
 def topk_result(probs: np.ndarray, k: int, names: list[str]) -> dict[str, list]:
@@ -135,6 +192,25 @@ def topk_result(probs: np.ndarray, k: int, names: list[str]) -> dict[str, list]:
     order = np.argsort(-probs, kind="stable")[:k]
     return {"class_ids": [int(i) for i in order], "scores": [float(probs[i]) for i in order],
             "label_names": [names[i] if i < len(names) else str(i) for i in order]}
+
+
+def threshold_result(scores: np.ndarray, threshold: float, names: list[str]) -> dict[str, list]:
+    """Every class scoring at least ``threshold``, highest first, PaddleClas
+    ``MultiLabelThreshOutput`` style.
+
+    Example:
+        >>> threshold_result(np.array([0.9, 0.2, 0.6]), 0.5, ["a", "b", "c"])
+        {'class_ids': [0, 2], 'scores': [0.9, 0.6], 'label_names': ['a', 'c']}
+    """
+    order = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= threshold]
+    return {"class_ids": order, "scores": [round(float(scores[i]), 6) for i in order],
+            "label_names": [names[i] if i < len(names) else str(i) for i in order]}
+
+
+def _as_array(batch: torch.Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(batch, torch.Tensor):
+        batch = batch.detach().cpu().numpy()
+    return np.ascontiguousarray(batch, dtype=np.float32)
 
 
 def _with_decode(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,0 +1,99 @@
+"""Reduced precision exports: INT8 static quantisation and bf16, agreement with fp32, --max-drop."""
+
+from __future__ import annotations
+
+import onnx
+import pytest
+
+from torchclas.config import config_from_dict
+from torchclas.engine.checkpoint import save_weights
+from torchclas.export import cpu_has_bf16, export_model, read_onnx_metadata
+from torchclas.export.precision import check_drop, eval_images
+from torchclas.inference import Predictor
+
+from conftest import tiny_config_dict
+from test_inference_backends import calibrated_model
+
+pytest.importorskip("openvino")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, tiny_data):
+    root = tmp_path_factory.mktemp("precision")
+    raw = tiny_config_dict(tiny_data, root / "out")
+    raw["Global"]["pretrained_model"] = str(root / "best")
+    cfg = config_from_dict(raw)
+    save_weights(calibrated_model(cfg), root / "best.safetensors")
+    return cfg, root, tiny_data
+
+
+def test_int8_onnx_is_quantised_reports_agreement_and_runs(setup, tmp_path):
+    cfg, _, data = setup
+    info = export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data / "train", max_drop=100)
+    report = info["agreement"]
+    assert info["precision"] == "int8" and report["images"] == 24
+    assert 0 <= report["agreement"] <= 100 and report["top1_fp32"] is not None
+    assert report["drop"] == pytest.approx(report["top1_fp32"] - report["top1"])
+    graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    assert sum(n.op_type == "QuantizeLinear" for n in graph.node) > 10
+    assert read_onnx_metadata(tmp_path / "m.onnx")["precision"] == "int8"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]  # no calibration leftovers
+    predictor = Predictor(tmp_path / "m.onnx")
+    assert predictor.backend == "onnxruntime" and len(predictor.predict(data / "val_list.txt")) == 24
+
+
+def test_int8_openvino_runs_the_same_quantised_graph(setup, tmp_path):
+    cfg, _, data = setup
+    info = export_model(cfg, tmp_path / "m.xml", format="openvino", precision="int8",
+                        calibration=data / "train", calibration_method="percentile", max_drop=100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin", "m.xml"]
+    assert info["agreement"]["images"] == 24
+    results = Predictor(tmp_path / "m.xml").predict(data / "val_list.txt")
+    assert len(results) == 24 and not any("error" in r for r in results)
+
+
+def test_a_drop_over_max_drop_is_refused_with_the_numbers(setup, tmp_path):
+    cfg, _, data = setup
+    with pytest.raises(RuntimeError, match=r"m.onnx: int8 drops top-1 by -?\d+\.\d\d points \(top-1 .*% vs .*% "
+                                           r"in fp32, 24 images\), more than --max-drop -100"):
+        export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data / "train", max_drop=-100)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError, match=r"agrees with fp32 on 97.00% of images, 100 images\), more than --max-drop 1"):
+        check_drop({"drop": 3.0, "agreement": 97.0, "images": 100, "top1": None}, "bf16", 1.0, "x.onnx")
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="CPU without AVX-512 bf16 / AMX")
+def test_bf16_export_is_marked_and_runs_on_openvino(setup, tmp_path):
+    cfg, _, data = setup
+    (tmp_path / "list.txt").write_text("".join(f"{data}/val/{i:04d}.png\n" for i in range(10)))
+    info = export_model(cfg, tmp_path / "m.onnx", precision="bf16", eval_list=tmp_path / "list.txt", max_drop=100)
+    assert info["agreement"]["images"] == 10 and info["agreement"]["top1"] is None  # no labels
+    assert info["agreement"]["drop"] == pytest.approx(100 - info["agreement"]["agreement"])
+    assert read_onnx_metadata(tmp_path / "m.onnx")["precision"] == "bf16"
+    assert Predictor(tmp_path / "m.onnx").backend == "openvino"
+    with pytest.raises(ValueError, match="onnxruntime has no bf16 CPU kernels"):
+        Predictor(tmp_path / "m.onnx", backend="onnxruntime")
+    assert Predictor(tmp_path / "m.onnx", backend="onnxruntime", precision="fp32").backend == "onnxruntime"
+
+
+def test_bad_precision_requests_are_named(setup, tmp_path):
+    cfg, _, data = setup
+    with pytest.raises(ValueError, match="--precision int8 needs --calibration DIR"):
+        export_model(cfg, tmp_path / "m.onnx", precision="int8")
+    with pytest.raises(ValueError, match="int8 is exported as onnx or openvino"):
+        export_model(cfg, tmp_path / "m.pt2", format="torch-export", precision="int8", calibration=data)
+    with pytest.raises(ValueError, match="unknown precision 'int4'"):
+        export_model(cfg, tmp_path / "m.onnx", precision="int4")
+    with pytest.raises(ValueError, match="unknown calibration method 'median'; valid: minmax, percentile, entropy"):
+        export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data, calibration_method="median")
+    with pytest.raises(FileNotFoundError, match="calibration folder not found"):
+        export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=tmp_path / "nope")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_eval_images_from_the_config_and_from_a_list(setup, tmp_path):
+    cfg, _, data = setup
+    paths, labels = eval_images(cfg, limit=5)
+    assert paths == [data / f"val/{i:04d}.png" for i in range(5)] and labels == [0, 1, 2, 0, 1]
+    (tmp_path / "l.txt").write_text("a.png 3\nb.png\n")
+    assert eval_images(cfg, tmp_path / "l.txt") == ([tmp_path / "a.png", tmp_path / "b.png"], None)
