@@ -44,23 +44,15 @@ from torchclas.inference import Predictor  # noqa: E402
 from torchclas.models import create_model  # noqa: E402
 from torchclas.models.analysis import model_info  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from paddle_env import ensure_paddle_venv  # noqa: E402
+
 MODELS = ["ResNet50_vd", "PPLCNet_x1_0", "MobileNetV3_large_x1_0"]
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 # (runtime, precision, file): what torchclas runs; "default" marks Predictor's own choice.
 CONFIGS = [("onnxruntime", "fp32", "fp32.onnx"), ("openvino", "fp32", "fp32.onnx"), ("openvino", "bf16", "fp32.onnx"),
            ("onnxruntime", "int8", "int8.onnx"), ("openvino", "int8", "int8.onnx"),
            ("torch", "fp32", "weights"), ("torch", "bf16", "weights")]
-
-
-def ensure_paddle_venv(venv: Path) -> Path:
-    """The Paddle venv's python, creating the venv (pip, ~2 min) when it is missing."""
-    python = venv / "bin" / "python"
-    if not (venv / ".installed").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "paddlepaddle==3.3.1", "paddleclas==2.6.0"],
-                       check=True)
-        (venv / ".installed").touch()
-    return python
 
 
 def eval_ops(size: int, resize: int | None = None) -> list[dict]:

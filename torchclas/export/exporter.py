@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ..config import Config
+from ..config.paths import check_config_paths
 from ..models import create_model
 from .formats import export_openvino, export_torch_program, onnx_to_openvino
 from .metadata import build_metadata
@@ -85,6 +86,7 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
     """
     out = Path(out)
     _validate(cfg, out, format, precision, opset, calibration)
+    check_config_paths(cfg, "export")
     weights = cfg.Global.pretrained_model
     class_num = checkpoint_class_num(cfg, weights)
     with torch.device("meta"):
