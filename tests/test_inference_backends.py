@@ -35,14 +35,20 @@ def calibrated_model(cfg, seed: int = 5) -> torch.nn.Module:
     return model.eval()
 
 
-@pytest.fixture(scope="module")
-def exports(tmp_path_factory, tiny_data):
-    """A 3-class model on the tiny data, exported to ONNX, .pt2 and OpenVINO, plus its config."""
-    root = tmp_path_factory.mktemp("backends")
+def calibrated_checkpoint(root, tiny_data):
+    """A config for the tiny data whose ``Global.pretrained_model`` is a BN-calibrated checkpoint in ``root``."""
     raw = tiny_config_dict(tiny_data, root / "out")
     raw["Global"]["pretrained_model"] = str(root / "best")
     cfg = config_from_dict(raw)
     save_weights(calibrated_model(cfg), root / "best.safetensors")
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory, tiny_data):
+    """A 3-class model on the tiny data, exported to ONNX, .pt2 and OpenVINO, plus its config."""
+    root = tmp_path_factory.mktemp("backends")
+    cfg = calibrated_checkpoint(root, tiny_data)
     for name, fmt in (("model.onnx", "onnx"), ("model.pt2", "torch-export"), ("model.xml", "openvino")):
         export_model(cfg, root / name, format=fmt)
     return cfg, root

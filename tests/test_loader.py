@@ -130,24 +130,29 @@ def test_batches_identical_with_zero_and_one_worker(cfg):
     one = _epoch(build_dataloader(split, seed=5), 1)
     assert len(zero) == len(one) == 6  # 48 images, batch 8
     for (xa, ya, bad_a), (xb, yb, bad_b) in zip(zero, one):
-        assert xa.shape == (8, 3, 32, 32) and xa.dtype == torch.uint8  # normalised late, see below
+        assert xa.shape == (8, 3, 32, 32) and xa.dtype == torch.float32
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
         assert bad_a == bad_b == []
 
 
 def test_late_normalize_gives_exactly_the_per_image_result(cfg):
-    from torchclas.data.loader import batch_to_device
+    from torchclas.data.loader import LateNormalizeLoader, batch_to_device, device_batches
 
     split = cfg.DataLoader.Train
     late_loader = build_dataloader(split, seed=5)
-    assert late_loader.late_normalize is not None
-    late = [batch_to_device(late_loader, x, torch.device("cpu")) for x, _, _ in _epoch(late_loader, 1)]
+    assert isinstance(late_loader, LateNormalizeLoader)
+    late_loader.batch_sampler.set_epoch(1)
+    raw = [x for x, _, _ in device_batches(late_loader)]
+    assert all(x.dtype == torch.uint8 for x in raw)  # what the workers send
+    on_device = [batch_to_device(late_loader, x, torch.device("cpu")) for x in raw]
+    iterated = [x for x, _, _ in _epoch(late_loader, 1)]  # plain iteration normalises too
     split.loader.late_normalize = False
     early_loader = build_dataloader(split, seed=5)
     assert early_loader.late_normalize is None
     early = [x for x, _, _ in _epoch(early_loader, 1)]
-    assert all(a.dtype == b.dtype == torch.float32 and torch.equal(a, b) for a, b in zip(late, early))
-    cl = batch_to_device(late_loader, _epoch(late_loader, 1)[0][0], torch.device("cpu"), channels_last=True)
+    for a, b, c in zip(on_device, iterated, early):
+        assert a.dtype == b.dtype == c.dtype == torch.float32 and torch.equal(a, c) and torch.equal(b, c)
+    cl = batch_to_device(late_loader, raw[0], torch.device("cpu"), channels_last=True)
     assert cl.is_contiguous(memory_format=torch.channels_last)
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import onnx
 import pytest
 
-from torchclas.config import config_from_dict
-from torchclas.engine.checkpoint import save_weights
 from torchclas.export import cpu_has_bf16, export_model, read_onnx_metadata
 from torchclas.export.precision import check_drop, eval_images
 from torchclas.inference import Predictor
 
-from conftest import tiny_config_dict
-from test_inference_backends import calibrated_model
+from test_inference_backends import calibrated_checkpoint
 
 pytest.importorskip("openvino")
 
@@ -20,11 +17,7 @@ pytest.importorskip("openvino")
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, tiny_data):
     root = tmp_path_factory.mktemp("precision")
-    raw = tiny_config_dict(tiny_data, root / "out")
-    raw["Global"]["pretrained_model"] = str(root / "best")
-    cfg = config_from_dict(raw)
-    save_weights(calibrated_model(cfg), root / "best.safetensors")
-    return cfg, root, tiny_data
+    return calibrated_checkpoint(root, tiny_data), root, tiny_data
 
 
 def test_int8_onnx_is_quantised_reports_agreement_and_runs(setup, tmp_path):

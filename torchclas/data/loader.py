@@ -21,8 +21,8 @@ from .datasets import build_dataset, collate_skip_bad
 from .pipeline import build_transforms, split_late_normalize
 from .samplers import SeededBatchSampler, build_batch_sampler
 
-__all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "build_dataloader", "batch_paths",
-           "batch_to_device"]
+__all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "LateNormalizeLoader", "build_dataloader",
+           "batch_paths", "device_batches", "batch_to_device"]
 
 
 @contextmanager
@@ -101,7 +101,8 @@ def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, nu
     sampler = build_batch_sampler(split.sampler, dataset, seed, num_replicas, rank, num_classes=class_num)
     workers = split.loader.num_workers
     collate = collate_skip_bad if batch_ops is None else BatchCollate(batch_ops, class_num)
-    loader = DataLoader(SeededDataset(dataset, with_seed=batch_ops is not None), batch_sampler=sampler,
+    loader_class = LateNormalizeLoader if late_normalize is not None else DataLoader
+    loader = loader_class(SeededDataset(dataset, with_seed=batch_ops is not None), batch_sampler=sampler,
                         num_workers=workers, collate_fn=collate, pin_memory=pin_memory,
                         worker_init_fn=_ignore_sigint if workers else None,
                         persistent_workers=workers > 0 and split.loader.persistent_workers,
@@ -111,13 +112,35 @@ def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, nu
     return loader
 
 
+class LateNormalizeLoader(DataLoader):
+    """A DataLoader whose workers send uint8 batches (``transform_ops`` without their trailing
+    ``NormalizeImage``). Iterating it normalises each batch in this process, so it yields what a
+    plain loader yields; a training loop takes ``uint8_batches()`` instead and normalises where
+    the batch lands (``batch_to_device``: on the GPU when there is one)."""
+
+    late_normalize: Callable
+
+    def __iter__(self):
+        for images, labels, bad in super().__iter__():
+            yield (self.late_normalize(images) if images.numel() else images), labels, bad
+
+    def uint8_batches(self):
+        """The batches as the workers sent them."""
+        return super().__iter__()
+
+
+def device_batches(loader: DataLoader):
+    """An iterator over ``loader`` for ``batch_to_device``: uint8 batches where it normalises late."""
+    return loader.uint8_batches() if isinstance(loader, LateNormalizeLoader) else iter(loader)
+
+
 def batch_to_device(loader: DataLoader, images: torch.Tensor, device: torch.device,
                     channels_last: bool = False) -> torch.Tensor:
-    """A batch of ``loader`` on ``device``, normalised there when the loader normalises late,
-    in channels_last layout when asked."""
+    """A batch of ``device_batches(loader)`` on ``device``, normalised there when it is still
+    uint8 and the loader normalises late, in channels_last layout when asked."""
     images = images.to(device, non_blocking=True)
     normalize = getattr(loader, "late_normalize", None)
-    if normalize is not None:
+    if normalize is not None and images.dtype == torch.uint8:
         images = normalize(images)
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)

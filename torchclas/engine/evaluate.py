@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from ..config.paths import check_config_paths
 from ..config.schema import Config
-from ..data.loader import batch_to_device, build_dataloader
+from ..data.loader import batch_to_device, build_dataloader, device_batches
 from ..losses import build_loss
 from ..models import create_model
 from .metrics import TopkAcc, build_metric
@@ -36,7 +36,7 @@ def run_eval(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: t
     was_training = model.training
     model.eval()
     total_loss, bad = 0.0, []
-    for images, labels, bad_batch in loader:
+    for images, labels, bad_batch in device_batches(loader):
         bad.extend(bad_batch)
         if labels.numel() == 0:
             continue

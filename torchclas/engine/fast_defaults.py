@@ -27,11 +27,12 @@ from torch import nn
 
 from ..config.schema import AMPConfig, Config
 
-__all__ = ["cpu_flags", "conv_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE_MIN_SPEEDUP"]
+__all__ = ["BF16_FLAGS", "cpu_flags", "conv_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE_MIN_SPEEDUP"]
 
 log = logging.getLogger("torchclas")
 
 MIN_CONVS = 4
+BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # CPU flags of native bfloat16 arithmetic
 PROBE_MIN_SPEEDUP = 1.2  # bf16 must beat fp32 by this much: the probe is a proxy for the model
 _AMP = {"bf16": "bfloat16", "fp16": "float16"}
 
@@ -84,7 +85,7 @@ def resolve_precision(cfg: Config, device: torch.device, recorded: dict | None =
     if choice is None and device.type == "cuda":
         choice, why = _cuda_precision()
     if choice is None:
-        flags = cpu_flags() & {"amx_bf16", "avx512_bf16"}
+        flags = cpu_flags() & BF16_FLAGS
         if not flags and candidates is None:
             choice, why = "fp32", "the CPU has neither amx_bf16 nor avx512_bf16"
         else:

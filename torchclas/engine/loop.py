@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..data.loader import batch_paths, batch_to_device
+from ..data.loader import batch_paths, batch_to_device, device_batches
 from .distributed import DistInfo, all_reduce_sums
 from .metrics import TopkAcc
 from .precision import LowPrecisionCopy, autocast
@@ -168,7 +168,7 @@ def _iterate(loader: DataLoader):
     """``iter(loader)`` without the draw it takes from torch's RNG (its workers' base seed), so a
     run resumed mid-epoch draws dropout masks exactly as an uninterrupted one."""
     saved = torch.random.default_generator.get_state()
-    batches = iter(loader)
+    batches = device_batches(loader)
     torch.random.default_generator.set_state(saved)
     return batches
 

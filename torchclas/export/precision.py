@@ -25,6 +25,7 @@ from torch import nn
 
 from ..config import Config
 from ..data.pipeline import build_transforms
+from ..engine.fast_defaults import BF16_FLAGS, cpu_flags
 
 __all__ = ["PRECISIONS", "CALIBRATION_METHODS", "cpu_has_bf16", "quantize_onnx_int8", "eval_images", "top1_agreement",
            "check_drop"]
@@ -42,11 +43,7 @@ def cpu_has_bf16() -> bool:
         >>> isinstance(cpu_has_bf16(), bool)
         True
     """
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
+    return bool(cpu_flags() & BF16_FLAGS)
 
 
 def _preprocessor(meta: dict[str, Any]) -> Callable[[Path], np.ndarray]:
