@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from torchclas.config import load_config  # noqa: E402
+from torchclas.config.loader import apply_overrides  # noqa: E402
 from torchclas.engine import train  # noqa: E402
 from torchclas.engine.recovery import TrainingDiverged  # noqa: E402
 from torchclas.losses import LOSSES  # noqa: E402
@@ -51,14 +52,9 @@ from torchclas.testing.tiny import tiny_config_dict, write_dataset  # noqa: E402
 ARCH = "PPLCNet_x0_25"
 
 
-def _write_config(out: Path, data: Path, name: str, **globals_) -> Path:
-    cfg = tiny_config_dict(data, out / name, epochs=globals_.pop("epochs", 3))
-    for key, value in globals_.items():
-        section, _, leaf = key.rpartition(".")
-        target = cfg
-        for part in (section.split(".") if section else ["Global"]):
-            target = target.setdefault(part, {})
-        target[leaf] = value
+def _write_config(out: Path, data: Path, name: str, overrides: list[str] = (), epochs: int = 3) -> Path:
+    """The tiny config with ``-o``-style ``overrides`` applied, written to ``out/name.yaml``."""
+    cfg = apply_overrides(tiny_config_dict(data, out / name, epochs=epochs), list(overrides))
     path = out / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -66,12 +62,12 @@ def _write_config(out: Path, data: Path, name: str, **globals_) -> Path:
 
 def bench_kills(out: Path, data: Path, kills: int, seeds: int) -> list[tuple[str, int, int]]:
     """SIGKILL rows: (what, injected, handled)."""
-    straight_cfg = _write_config(out, data, "straight", epochs=8, save_steps=1)
+    straight_cfg = _write_config(out, data, "straight", ["Global.save_steps=1"], epochs=8)
     subprocess.run(train_cli(straight_cfg), check=True, capture_output=True)
     sent = during = resumed = identical = finished = 0
     for seed in range(seeds):
         name = f"killed_{seed}"
-        config = _write_config(out, data, name, epochs=8, save_steps=1)
+        config = _write_config(out, data, name, ["Global.save_steps=1"], epochs=8)
         report = train_with_kills(config, out / name / ARCH, kills=kills, seed=seed, max_delay=1.5)
         sent, during, resumed = sent + report.kills, during + report.during_write, resumed + report.resumes
         finished += report.finished
@@ -88,9 +84,9 @@ def _finite_run(out: Path, name: str) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in weights.values())
 
 
-def _nan_case(out: Path, data: Path, name: str, at: set[int], expect: str, **globals_) -> bool:
+def _nan_case(out: Path, data: Path, name: str, at: set[int], expect: str, overrides: list[str]) -> bool:
     FaultyLoss.schedule(nan_at=at)
-    config = _write_config(out, data, name, **{"Loss.Train": [{"FaultyLoss": {"weight": 1.0}}], **globals_})
+    config = _write_config(out, data, name, ["Loss.Train=[{FaultyLoss: {weight: 1.0}}]", *overrides])
     try:
         result = train(load_config(config))
     except TrainingDiverged as exc:
@@ -102,24 +98,24 @@ def bench_nan(out: Path, data: Path) -> list[tuple[str, int, int]]:
     """NaN rows: each case is one injection."""
     LOSSES["FaultyLoss"] = FaultyLoss
     cases = [
-        ("one NaN step (skipped)", "recovers", {2}, {}),
-        ("NaN streak past nan_patience (rollback)", "recovers", set(range(8, 12)), {"nan_patience": 3}),
+        ("one NaN step (skipped)", "recovers", {2}, []),
+        ("NaN streak past nan_patience (rollback)", "recovers", set(range(8, 12)), ["Global.nan_patience=3"]),
         ("NaN streak after a mid-epoch checkpoint", "recovers", set(range(10, 14)),
-         {"nan_patience": 3, "save_steps": 2}),
-        ("NaN streak with nothing to roll back to", "stops", set(range(1, 10_000)), {"nan_patience": 2}),
+         ["Global.nan_patience=3", "Global.save_steps=2"]),
+        ("NaN streak with nothing to roll back to", "stops", set(range(1, 10_000)), ["Global.nan_patience=2"]),
     ]
-    handled = sum(_nan_case(out, data, f"nan_{i}", at, expect, **extra)
+    handled = sum(_nan_case(out, data, f"nan_{i}", at, expect, extra)
                   for i, (_, expect, at, extra) in enumerate(cases))
-    lr = {"name": "Piecewise", "decay_epochs": [1], "values": [0.05, 1e20]}
-    diverged = _nan_case(out, data, "diverge", set(), "recovers", **{"Optimizer.lr": lr, "nan_patience": 2,
-                                                                      "nan_lr_factor": 1e-7})
+    lr = "Optimizer.lr={name: Piecewise, decay_epochs: [1], values: [0.05, 1.0e+20]}"
+    diverged = _nan_case(out, data, "diverge", set(), "recovers",
+                         [lr, "Global.nan_patience=2", "Global.nan_lr_factor=1.0e-7"])
     return [("NaN/Inf loss injected (4 kinds)", len(cases), handled),
             ("real divergence: LR 1e20 after epoch 1", 1, int(diverged))]
 
 
 def bench_amp(out: Path, data: Path) -> list[tuple[str, int, int]]:
     """AMP row: float16 with initial loss scale 2^40 overflows until the scaler backs off."""
-    config = _write_config(out, data, "amp", epochs=1, **{"AMP.dtype": "float16", "AMP.scale_loss": 2.0 ** 40})
+    config = _write_config(out, data, "amp", ["AMP.dtype=float16", f"AMP.scale_loss={2.0 ** 40}"], epochs=1)
     result = train(load_config(config))
     overflows = result["train"]["amp_overflows"]
     return [("AMP float16 overflow steps (counted, skipped)", overflows,

@@ -57,43 +57,31 @@ def _assert_same_weights(a: dict, b: dict) -> None:
         assert torch.equal(a[key], b[key]), key
 
 
-TRICKS = {
-    "plain": {},
-    "ema": {"EMA": {"decay": 0.9}},
-    "accum": {"Global.accum_steps": 2},
-    "amp_bf16": {"AMP": {"dtype": "bfloat16"}},
-    "amp_fp16_scaler": {"AMP": {"dtype": "float16", "scale_loss": 1024.0}},
-    "workers": {"DataLoader.Train.loader.num_workers": 1},
-    "mixup": {"DataLoader.Train.dataset.batch_transform_ops": [{"MixupOperator": {"alpha": 0.2}}]},
+TRICKS = {  # -o overrides, as a user would give them
+    "plain": [],
+    "ema": ["EMA.decay=0.9"],
+    "accum": ["Global.accum_steps=2"],
+    "amp_bf16": ["AMP.dtype=bfloat16"],
+    "amp_fp16_scaler": ["AMP.dtype=float16", "AMP.scale_loss=1024.0"],
+    "workers": ["DataLoader.Train.loader.num_workers=1"],
+    "mixup": ["DataLoader.Train.dataset.batch_transform_ops=[{MixupOperator: {alpha: 0.2}}]"],
 }
-
-
-def _with_trick(path, trick: dict):
-    cfg = yaml.safe_load(path.read_text())
-    for key, value in trick.items():
-        *parents, leaf = key.split(".")
-        target = cfg
-        for part in parents:
-            target = target[part]
-        target[leaf] = value
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 @pytest.mark.parametrize("trick", sorted(TRICKS))
 def test_sigterm_mid_epoch_then_resume_is_bit_exact(faulty, tmp_path, tiny_data, trick):
-    straight = train(load_config(_with_trick(_config(tmp_path, tiny_data, "straight"), TRICKS[trick])))
+    straight = train(load_config(_config(tmp_path, tiny_data, "straight"), TRICKS[trick]))
     assert "stopped" not in straight
     faulty.schedule(sigterm_at={4})  # epoch 1 has 6 batches: stop after batch 4
-    config = _with_trick(_config(tmp_path, tiny_data, "killed"), TRICKS[trick])
-    stopped = train(load_config(config))
+    config = _config(tmp_path, tiny_data, "killed")
+    stopped = train(load_config(config, TRICKS[trick]))
     assert stopped["stopped"] == "SIGTERM"
     out = tmp_path / "killed" / "PPLCNet_x0_25"
     manifest = verify(out / "latest")
     assert (manifest["epoch"], manifest["batch"]) == (0, 4)
     assert not (out / "metrics.jsonl").exists() or (out / "metrics.jsonl").read_text() == ""
 
-    resumed = train(load_config(config, ["Global.checkpoints=auto"]))
+    resumed = train(load_config(config, [*TRICKS[trick], "Global.checkpoints=auto"]))
     assert "stopped" not in resumed and resumed["epoch"] == 2
     _assert_same_weights(_weights(tmp_path / "straight"), _weights(tmp_path / "killed"))
     assert _metrics(tmp_path / "straight") == _metrics(tmp_path / "killed")

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..config.schema import AMPConfig, Config
+from .precision import amp_dtype
 
 __all__ = ["BF16_FLAGS", "cpu_flags", "conv_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE_MIN_SPEEDUP"]
 
@@ -35,6 +36,7 @@ MIN_CONVS = 4
 BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # CPU flags of native bfloat16 arithmetic
 PROBE_MIN_SPEEDUP = 1.2  # bf16 must beat fp32 by this much: the probe is a proxy for the model
 _AMP = {"bf16": "bfloat16", "fp16": "float16"}
+_NAMES = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
 def cpu_flags() -> frozenset[str]:
@@ -102,10 +104,7 @@ def resolve_precision(cfg: Config, device: torch.device, recorded: dict | None =
 
 def _fixed_precision(cfg: Config, device: torch.device, recorded: str | None) -> tuple[str | None, str]:
     if cfg.AMP is not None:
-        if not cfg.AMP.use_amp:
-            return "fp32", "from the AMP section"
-        half = cfg.AMP.dtype == "float16" or (cfg.AMP.dtype == "auto" and device.type == "cuda")
-        return ("fp16" if half else "bf16"), "from the AMP section"
+        return _NAMES[amp_dtype(cfg.AMP, device)], "from the AMP section"
     if cfg.Global.precision != "auto":
         return cfg.Global.precision, "Global.precision"
     if recorded in ("fp32", "bf16", "fp16"):
