@@ -50,6 +50,10 @@ from paddle_env import ensure_paddle_venv  # noqa: E402
 
 PADDLE = ROOT / "bench" / "paddle_speed.py"
 NORMALIZE = {"scale": "1.0/255.0", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "order": ""}
+# (late_normalize, fast_decode) -> row name of the input-pipeline table
+VARIANTS = {(False, False): "torchclas, full decode, normalised per image in the workers",
+            (True, False): "torchclas, full decode, uint8 from the workers, normalised per batch",
+            (True, True): "torchclas default: + JPEG decoded at the crop's DCT scale"}
 TRAIN_OPS = [{"DecodeImage": {"to_rgb": True, "channel_first": False}}, {"RandCropImage": {"size": 224}},
              {"RandFlipImage": {"flip_code": 1}}, {"NormalizeImage": NORMALIZE}]
 
@@ -93,16 +97,19 @@ def torch_train_ips(name: str, precision: str, channels_last: bool, batch: int, 
     return batch / kept[len(kept) // 2]
 
 
-def torch_pipeline_ips(paths: list[str], workers: int, seconds: float, folder: Path, late: bool = True) -> float:
+def torch_pipeline_ips(paths: list[str], workers: int, seconds: float, folder: Path, late: bool = True,
+                       fast_decode: bool = True) -> float:
     """Images/s of torchclas's training loader over ``paths`` repeated (``workers`` processes),
-    normalised batches included (``late``: uint8 from the workers, normalised in this process)."""
+    normalised batches included (``late``: uint8 from the workers, normalised in this process;
+    ``fast_decode``: JPEGs decoded at the DCT scale the crop allows)."""
     listing = folder / "speed_list.txt"
     listing.write_text("".join(f"{p} 0\n" for p in paths * 64))
     split = Config.model_validate({"Arch": {"name": "ResNet18_vd"}, "DataLoader": {"Train": {
         "dataset": {"name": "ImageNetDataset", "image_root": "/", "cls_label_path": str(listing),
                     "transform_ops": TRAIN_OPS},
         "sampler": {"batch_size": 32, "shuffle": True},
-        "loader": {"num_workers": workers, "persistent_workers": True, "late_normalize": late}}}}).DataLoader.Train
+        "loader": {"num_workers": workers, "persistent_workers": True, "late_normalize": late,
+                   "fast_decode": fast_decode}}}}).DataLoader.Train
     loader = build_dataloader(split, seed=0, class_num=1)
     torch.set_num_threads(1)
     done, began, epoch = 0, None, 0
@@ -205,8 +212,9 @@ def pipeline_table(args: argparse.Namespace, python: Path, photos: dict) -> Tabl
         for size, paths in photos.items():
             rows.setdefault((size, "paddle"), []).append(
                 paddle(python, "ops", *paths, "--workers", "2", "--seconds", str(args.seconds))["ips"])
-            for late in (False, True):
-                rows.setdefault((size, late), []).append(torch_pipeline_ips(paths, 2, args.seconds, args.out, late))
+            for late, fast in VARIANTS:
+                rows.setdefault((size, late, fast), []).append(
+                    torch_pipeline_ips(paths, 2, args.seconds, args.out, late, fast))
     table = Table(title=f"input pipeline, 2 loader workers, img/s (decode + RandCropImage 224 + flip + normalize; "
                         f"median of {args.rounds} rounds)")
     table.add_column("pipeline")
@@ -214,10 +222,8 @@ def pipeline_table(args: argparse.Namespace, python: Path, photos: dict) -> Tabl
         table.add_column(f"{size} JPEG", justify="right")
     base = {size: statistics.median(rows[(size, "paddle")]) for size in photos}
     table.add_row("PaddleClas ops (cv2)", *(f"{base[s]:.0f}" for s in photos))
-    table.add_row("torchclas, normalised per image in the workers",
-                  *(_cell(rows[(s, False)], base[s], 0) for s in photos))
-    table.add_row("torchclas default: uint8 from the workers, normalised per batch",
-                  *(_cell(rows[(s, True)], base[s], 0) for s in photos))
+    for late, fast in VARIANTS:
+        table.add_row(VARIANTS[(late, fast)], *(_cell(rows[(s, late, fast)], base[s], 0) for s in photos))
     return table
 
 

@@ -193,10 +193,13 @@ class LoaderConfig(Section):
 
     ``late_normalize``: when ``transform_ops`` end with ``NormalizeImage`` (and there are no
     batch ops), workers send uint8 images and the batch is normalised where it lands.
+    ``fast_decode``: a ``DecodeImage`` directly followed by ``RandCropImage`` decodes JPEGs at
+    1/2, 1/4 or 1/8 scale when the crop stays at least the output size (``data.jpeg_crop``).
     """
 
     num_workers: int = Field(0, ge=0)
     late_normalize: bool = True
+    fast_decode: bool = True
     use_shared_memory: bool = True
     persistent_workers: bool = True
     prefetch_factor: Optional[int] = Field(None, ge=1)

@@ -95,7 +95,7 @@ def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, nu
     if split.loader.late_normalize and not ds_cfg.batch_transform_ops:
         ops, late_normalize = split_late_normalize(ops, "dataset.transform_ops")
     dataset = build_dataset(ds_cfg.name, ds_cfg.image_root, ds_cfg.cls_label_path,
-                            build_transforms(ops), strict, ds_cfg.delimiter,
+                            build_transforms(ops, fast_decode=split.loader.fast_decode), strict, ds_cfg.delimiter,
                             class_num=class_num)
     batch_ops = build_batch_ops(ds_cfg.batch_transform_ops, class_num, "dataset.batch_transform_ops")
     sampler = build_batch_sampler(split.sampler, dataset, seed, num_replicas, rank, num_classes=class_num)

@@ -12,6 +12,7 @@ from torchvision.transforms import v2
 
 from ..config.entries import signature_params
 from . import augment, masking
+from .jpeg_crop import fuse_decode_crop
 from .transforms import (BATCH_OP_NAMES, NOT_YET_IMPLEMENTED_OPS, TRANSFORMS, CropImage, DecodeImage,
                          NormalizeImage, RandCropImage, ResizeImage)
 
@@ -107,10 +108,12 @@ def check_ops(ops: Any, where: str) -> list[str]:
     return skipped
 
 
-def build_transforms(ops: Any, where: str = "transform_ops") -> Callable:
+def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool = False) -> Callable:
     """Build one callable from a YAML op list; None or [] gives the identity.
 
-    Ops in NOT_YET_IMPLEMENTED_OPS are skipped with a warning naming them.
+    Ops in NOT_YET_IMPLEMENTED_OPS are skipped with a warning naming them. ``fast_decode`` fuses a
+    ``DecodeImage`` followed by a ``RandCropImage`` into one op that decodes JPEGs at a reduced
+    DCT scale when the crop allows (`jpeg_crop.DecodeRandCropImage`; within a stated tolerance).
 
     Example:
         >>> tf = build_transforms([{"DecodeImage": None}, {"ResizeImage": {"size": 224}},
@@ -126,6 +129,8 @@ def build_transforms(ops: Any, where: str = "transform_ops") -> Callable:
             skipped.append(name)
     if skipped:
         logger.warning("%s: skipping ops not implemented yet: %s", where, ", ".join(skipped))
+    if fast_decode:
+        built = fuse_decode_crop(built)
     return v2.Compose(built) if built else v2.Identity()
 
 
