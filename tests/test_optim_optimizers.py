@@ -63,6 +63,27 @@ def test_optimizer_matches_torch(keys, reference):
         assert torch.allclose(a, b, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["SGD", "Momentum", "Adam", "AdamW"])
+def test_fused_by_default_where_torch_has_it_and_same_steps(name):
+    model, twin = linear(), linear()
+    fused, plain = build_optimizer(opt_cfg(name=name), model), build_optimizer(opt_cfg(name=name, fused=False), twin)
+    assert fused.defaults["fused"] is True and not plain.defaults.get("fused")
+    run(model, fused)
+    run(twin, plain)
+    for a, b in zip(model.parameters(), twin.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_fused_is_refused_where_torch_has_none():
+    assert not build_optimizer(opt_cfg(name="RMSProp"), linear()).defaults.get("fused")
+    with pytest.raises(ValidationError, match="no fused RMSProp"):
+        opt_cfg(name="RMSProp", fused=True)
+    model = linear().to("meta")
+    with pytest.raises(ValueError, match="no fused Momentum for parameters on meta"):
+        build_optimizer(opt_cfg(name="Momentum", fused=True), model)
+    assert not build_optimizer(opt_cfg(name="Momentum"), model).defaults.get("fused")
+
+
 def test_rmsprop_momentum_defaults_to_paddles_zero():
     optimizer = build_optimizer(opt_cfg(name="RMSProp"), linear())
     assert optimizer.param_groups[0]["momentum"] == 0.0 and optimizer.param_groups[0]["alpha"] == 0.95

@@ -11,7 +11,7 @@ from pydantic import AliasChoices, BaseModel, Field, field_validator, model_vali
 from .schema_base import Section, not_yet
 
 __all__ = ["LRConfig", "RegularizerConfig", "LookaheadConfig", "OptimizerConfig", "LR_SCHEDULE_KEYS",
-           "OPTIMIZER_KEYS", "REQUIRED"]
+           "OPTIMIZER_KEYS", "FUSED_OPTIMIZERS", "REQUIRED"]
 
 REQUIRED = "<required>"
 """Marks a schedule or optimizer key that has no default."""
@@ -35,6 +35,8 @@ LR_SCHEDULE_KEYS: dict[str, dict[str, Any]] = {
 }
 _LARS = {"momentum": 0.9, "lars_coeff": 0.001, "lars_weight_decay": 0.0005, "epsilon": 0.0,
          "exclude_from_weight_decay": []}
+FUSED_OPTIMIZERS = ("Momentum", "SGD", "Adam", "AdamW")
+"""The optimizers torch has a fused (single-kernel) implementation of, on CPU and CUDA."""
 # The keys each ``Optimizer.name`` takes, with their defaults (Paddle's names and defaults).
 OPTIMIZER_KEYS: dict[str, dict[str, Any]] = {
     "Momentum": {"momentum": 0.9, "use_nesterov": False, "weight_decay": 0.0},
@@ -169,6 +171,9 @@ class OptimizerConfig(Section):
     freeze_params: Optional[list[str]] = None
     freeze_stages: Optional[int] = Field(None, ge=0)
     lookahead: Optional[LookaheadConfig] = None
+    fused: Optional[bool] = None
+    """torch's fused optimizer kernel: None (auto) where torch has one (SGD, Momentum, Adam, AdamW),
+    True to require it, False for the multi-tensor (``foreach``) path."""
 
     def param(self, key: str) -> Any:
         """The value of ``key``, or the chosen optimizer's default for it."""
@@ -188,6 +193,9 @@ class OptimizerConfig(Section):
     @model_validator(mode="after")
     def _keys_fit_optimizer(self) -> OptimizerConfig:
         _check_keys(self, "Optimizer", self.name, OPTIMIZER_KEYS)
+        if self.fused and self.name not in FUSED_OPTIMIZERS:
+            raise ValueError(f"Optimizer.fused: torch has no fused {self.name}; fused kernels exist for "
+                             f"{', '.join(FUSED_OPTIMIZERS)} (set fused: false or leave it unset)")
         if self.regularizer is not None:
             own = {"AdamW": "weight_decay", "LARS": "lars_weight_decay", "LarsMomentum": "lars_weight_decay"}
             if self.name in own:

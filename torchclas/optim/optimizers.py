@@ -18,24 +18,34 @@ __all__ = ["OPTIMIZERS", "build_optimizer"]
 Groups = list[dict[str, Any]]
 
 
+def _fused(cfg: OptimizerConfig, groups: Groups) -> dict[str, bool]:
+    """``fused=True`` where the config asks for it or leaves it to us and every parameter sits on
+    a device torch's fused kernels run on; ``foreach`` (torch's default) otherwise."""
+    devices = {p.device.type for group in groups for p in group["params"]}
+    fused = cfg.fused is not False and bool(devices) and devices <= {"cpu", "cuda"}
+    if cfg.fused and not fused:
+        raise ValueError(f"Optimizer.fused: no fused {cfg.name} for parameters on {', '.join(sorted(devices))}")
+    return {"fused": True} if fused else {}
+
+
 def _sgd(groups: Groups, cfg: OptimizerConfig, lr: float) -> torch.optim.Optimizer:
-    return torch.optim.SGD(groups, lr=lr)
+    return torch.optim.SGD(groups, lr=lr, **_fused(cfg, groups))
 
 
 def _momentum(groups: Groups, cfg: OptimizerConfig, lr: float) -> torch.optim.Optimizer:
     momentum = cfg.param("momentum")
     nesterov = cfg.param("use_nesterov") and momentum > 0
-    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov, **_fused(cfg, groups))
 
 
 def _adam(groups: Groups, cfg: OptimizerConfig, lr: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(groups, lr=lr, betas=(cfg.param("beta1"), cfg.param("beta2")),
-                            eps=cfg.param("epsilon"))
+                            eps=cfg.param("epsilon"), **_fused(cfg, groups))
 
 
 def _adamw(groups: Groups, cfg: OptimizerConfig, lr: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=lr, betas=(cfg.param("beta1"), cfg.param("beta2")),
-                             eps=cfg.param("epsilon"))
+                             eps=cfg.param("epsilon"), **_fused(cfg, groups))
 
 
 def _rmsprop(groups: Groups, cfg: OptimizerConfig, lr: float) -> torch.optim.Optimizer:
