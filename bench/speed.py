@@ -5,12 +5,15 @@
 
 * ``training step``: images/s of forward + backward + SGD-momentum step on random 224x224 data,
   batch 32, ``--threads`` threads: PaddleClas 2.6 dygraph fp32 (oneDNN) in its own venv, and
-  torchclas eager fp32, fp32 channels_last, bf16 autocast + channels_last, and what torchclas's
-  fast defaults pick on this machine (``Global.precision: auto``, ``channels_last: auto``).
+  torchclas eager fp32, fp32 channels_last, bf16 autocast + channels_last (all convolutions, then
+  with the depthwise ones kept in fp32), and what torchclas's fast defaults pick on this machine
+  (``Global.precision: auto``, ``channels_last: auto``, ``AMP.custom_black_list`` unset,
+  ``Optimizer.fused`` unset); ``--compile`` adds the fast defaults under ``torch.compile``.
 * ``input pipeline``: images/s of decode + RandCropImage 224 + RandFlipImage + NormalizeImage on
   500x375 and 1024x768 JPEGs (scikit-learn's sample photographs, re-encoded), 2 worker processes:
   PaddleClas's ops (cv2) against torchclas's loader (torchvision.io decode, transforms.v2 on uint8),
-  normalising per image in the workers or (the default) per batch after the workers.
+  normalising per image in the workers or per batch after the workers, and (the default) also
+  decoding JPEGs at the DCT scale the crop allows (``loader.fast_decode``).
 * ``data wait``: the share of a real ``torchclas.train`` epoch of ResNet18_vd at 224 spent waiting
   for the loader (``metrics.jsonl``'s ``data_wait``).
 
@@ -40,9 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from torchclas.config import load_config  # noqa: E402
-from torchclas.config.schema import Config  # noqa: E402
+from torchclas.config.schema import AMPConfig, Config  # noqa: E402
 from torchclas.data.loader import batch_to_device, build_dataloader, device_batches  # noqa: E402
 from torchclas.engine.fast_defaults import is_conv_net, resolve_precision  # noqa: E402
+from torchclas.engine.precision import float32_ops, keep_float32  # noqa: E402
 from torchclas.models import create_model  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -50,6 +54,15 @@ from paddle_env import ensure_paddle_venv  # noqa: E402
 
 PADDLE = ROOT / "bench" / "paddle_speed.py"
 NORMALIZE = {"scale": "1.0/255.0", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "order": ""}
+# row key -> (label, torch_train_ips keys); None: what the fast defaults pick here
+TRAIN_VARIANTS = {
+    "fp32": ("torchclas eager fp32", dict(precision="fp32", channels_last=False)),
+    "fp32_cl": ("torchclas fp32 + channels_last", dict(precision="fp32", channels_last=True)),
+    "bf16_cl": ("torchclas bf16 autocast + channels_last", dict(precision="bf16", channels_last=True)),
+    "bf16_dw": ("torchclas bf16 + CL, depthwise convs in fp32",
+                dict(precision="bf16", channels_last=True, float32_ops=("depthwise_conv2d",))),
+    "auto": ("torchclas fast defaults (auto, fused SGD)", None),
+}
 # (late_normalize, fast_decode) -> row name of the input-pipeline table
 VARIANTS = {(False, False): "torchclas, full decode, normalised per image in the workers",
             (True, False): "torchclas, full decode, uint8 from the workers, normalised per batch",
@@ -68,32 +81,40 @@ def _auto_choice(name: str, threads: int) -> tuple[str, bool, int, str]:
     """What ``Global.precision: auto``, ``num_threads`` unset and ``channels_last: auto`` pick for
     ``name`` here: (precision, channels_last, threads, why)."""
     cfg = Config.model_validate({"Arch": {"name": name}})
+    torch.set_num_threads(threads)  # the probe runs on this many threads when it has no choice to make
     resolved, why = resolve_precision(cfg, torch.device("cpu"), max_threads=threads)
     return (resolved.Global.precision, is_conv_net(create_model(name, 1000)),
             resolved.Global.num_threads or threads, why)
 
 
-def torch_train_ips(name: str, precision: str, channels_last: bool, batch: int, steps: int, threads: int) -> float:
-    """Images/s of torchclas training steps (median step after two warm-up steps)."""
+def torch_train_ips(name: str, precision: str, channels_last: bool, batch: int, steps: int, threads: int,
+                    float32_ops: tuple[str, ...] = (), fused: bool = False, compile: bool = False) -> float:
+    """Images/s of torchclas training steps (median step after two warm-up steps).
+
+    ``float32_ops``: layers kept in float32 under bf16 autocast (``AMP.custom_black_list``);
+    ``fused``: torch's fused SGD kernel; ``compile``: ``torch.compile`` (inductor) of the model."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = create_model(name, 1000)
+    keep_float32(model, list(float32_ops))
     x = torch.randn(batch, 3, 224, 224)
     if channels_last:
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 1000, (batch,))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4,
+                                **({"fused": True} if fused else {}))
     model.train()
+    run = torch.compile(model) if compile else model
     times = []
-    for _ in range(steps):
+    for _ in range(steps + (2 if compile else 0)):
         began = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss = torch.nn.functional.cross_entropy(run(x), y)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - began)
-    kept = sorted(times[2:])
+    kept = sorted(times[4 if compile else 2:])
     return batch / kept[len(kept) // 2]
 
 
@@ -160,6 +181,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "output" / "bench_speed")
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="add a torch.compile row (~1 min per model and round)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     python = ensure_paddle_venv(args.paddle_venv)
@@ -175,20 +197,23 @@ def main() -> None:
 
 
 def train_table(args: argparse.Namespace, python: Path) -> Table:
-    variants = [("fp32", False), ("fp32", True), ("bf16", True)]
     rows: dict[tuple, list[float]] = {}
     choices = {name: _auto_choice(name, args.threads) for name in args.models}
+    variants = dict(TRAIN_VARIANTS)
+    if args.compile:
+        variants["compiled"] = ("torchclas fast defaults + torch.compile (inductor)", None)
     for _ in range(args.rounds):
         for name in args.models:
             rows.setdefault((name, "paddle"), []).append(
                 paddle(python, "train", name, "--batch", str(args.batch), "--steps", str(args.steps),
                        "--threads", str(args.threads), threads=args.threads)["ips"])
-            for precision, cl in variants:
-                rows.setdefault((name, precision, cl), []).append(
-                    torch_train_ips(name, precision, cl, args.batch, args.steps, args.threads))
             precision, cl, threads, _ = choices[name]
-            rows.setdefault((name, "auto"), []).append(
-                torch_train_ips(name, precision, cl, args.batch, args.steps, threads))
+            auto = dict(precision=precision, channels_last=cl, threads=threads, fused=True,
+                        float32_ops=tuple(float32_ops(_amp(precision), torch.device("cpu"))))
+            for key, (_, keys) in variants.items():
+                keys = keys or dict(auto, compile=key == "compiled")
+                rows.setdefault((name, key), []).append(
+                    torch_train_ips(name, batch=args.batch, steps=args.steps, **{"threads": args.threads, **keys}))
     table = Table(title=f"training step, img/s (224x224, batch {args.batch}, {args.threads} threads, "
                         f"median of {args.rounds} rounds; ratio to PaddleClas)")
     table.add_column("runtime")
@@ -196,14 +221,15 @@ def train_table(args: argparse.Namespace, python: Path) -> Table:
         table.add_column(name, justify="right")
     base = {name: statistics.median(rows[(name, "paddle")]) for name in args.models}
     table.add_row("PaddleClas 2.6 dygraph fp32 (oneDNN)", *(f"{base[n]:.1f}" for n in args.models))
-    labels = {("fp32", False): "torchclas eager fp32", ("fp32", True): "torchclas fp32 + channels_last",
-              ("bf16", True): "torchclas bf16 autocast + channels_last", ("bf16", False): "torchclas bf16"}
-    for precision, cl in variants:
-        table.add_row(labels[(precision, cl)], *(_cell(rows[(n, precision, cl)], base[n]) for n in args.models))
-    table.add_row("torchclas fast defaults (auto)",
-                  *(_cell(rows[(n, "auto")], base[n]) + f" [{choices[n][0]}{' CL' if choices[n][1] else ''}, "
-                    f"{choices[n][2]} thr]" for n in args.models))
+    for key, (label, keys) in variants.items():
+        suffix = {n: "" if keys else f", {choices[n][0]}{' CL' if choices[n][1] else ''} {choices[n][2]} thr"
+                  for n in args.models}
+        table.add_row(label, *(_cell(rows[(n, key)], base[n]) + suffix[n] for n in args.models))
     return table
+
+
+def _amp(precision: str) -> AMPConfig | None:
+    return AMPConfig(dtype="bfloat16") if precision == "bf16" else None
 
 
 def pipeline_table(args: argparse.Namespace, python: Path, photos: dict) -> Table:

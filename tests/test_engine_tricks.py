@@ -18,7 +18,7 @@ from torchclas.engine import train
 from torchclas.engine.build import build_train_state, global_batch_size, lr_scale_factor
 from torchclas.engine.distributed import DistInfo
 from torchclas.engine.loop import _optimizer_step
-from torchclas.engine.precision import amp_dtype, build_grad_scaler
+from torchclas.engine.precision import Float32Conv2d, amp_dtype, build_grad_scaler, float32_ops, keep_float32
 
 CPU = torch.device("cpu")
 # A ResNet18 shape small enough for a test, with a per-sample norm (LayerNorm2d) so that a
@@ -75,6 +75,54 @@ def test_amp_o2_keeps_low_precision_copy_and_float32_norms(tiny_data, tmp_path):
     assert low.conv1.weight.dtype == torch.bfloat16 and low.fc.weight.dtype == torch.bfloat16
     assert low.bn1.weight.dtype == torch.float32 and state.net.conv1.weight.dtype == torch.float32
     assert state.optimizer.param_groups[0]["params"][0] is next(state.net.parameters())
+
+
+def test_float32_ops_default_to_depthwise_convs_for_cpu_bf16_only():
+    from torchclas.config.schema import AMPConfig
+
+    assert float32_ops(AMPConfig(), CPU) == ["depthwise_conv2d"]
+    assert float32_ops(AMPConfig(dtype="float16"), CPU) == []
+    assert float32_ops(AMPConfig(dtype="bfloat16"), torch.device("cuda")) == []
+    assert float32_ops(AMPConfig(custom_black_list=[]), CPU) == []
+    assert float32_ops(AMPConfig(custom_black_list=["conv2d"]), CPU) == ["conv2d"]
+    assert float32_ops(None, CPU) == [] and float32_ops(AMPConfig(use_amp=False), CPU) == []
+    with pytest.raises(ValueError, match="depthwise_conv2d"):
+        AMPConfig(custom_black_list=["relu"])
+
+
+def test_kept_depthwise_convs_compute_in_float32_with_the_same_state_dict():
+    from timm.layers import Conv2dSame
+
+    from torchclas.models import create_model
+
+    torch.manual_seed(0)
+    net = create_model("PPLCNet_x0_25", 10)
+    keys = list(net.state_dict())
+    depthwise = [m for m in net.modules() if type(m) is torch.nn.Conv2d and 1 < m.groups == m.in_channels]
+    assert keep_float32(net, ["depthwise_conv2d"]) == len(depthwise) == 13
+    assert list(net.state_dict()) == keys and all(type(m) is Float32Conv2d for m in depthwise)
+    assert not any(type(m) is Float32Conv2d for m in net.modules() if m not in depthwise)
+    layer, x = depthwise[0], torch.randn(2, depthwise[0].in_channels, 16, 16)
+    dense_layer = next(m for m in net.modules() if type(m) is torch.nn.Conv2d)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+        dense = dense_layer(torch.randn(2, dense_layer.in_channels, 16, 16))
+    assert out.dtype == torch.float32 and dense.dtype == torch.bfloat16
+    assert torch.equal(out, torch.nn.functional.conv2d(x, layer.weight, layer.bias, layer.stride, layer.padding,
+                                                       layer.dilation, layer.groups))
+    same = Conv2dSame(4, 4, 3, groups=4)
+    assert keep_float32(same, ["depthwise_conv2d", "conv2d"]) == 0  # its own forward would be lost
+
+
+def test_amp_run_on_cpu_logs_and_keeps_depthwise_convs(tiny_data, tmp_path, caplog):
+    cfg = _config(tiny_data, tmp_path, AMP={"level": "O1"})
+    cfg["Arch"] = {"name": "PPLCNet_x0_25", "class_num": 3}
+    with caplog.at_level("INFO", logger="torchclas"):
+        state = build_train_state(config_from_dict(cfg), CPU, DistInfo(), batches_per_epoch=6)
+    assert sum(type(m) is Float32Conv2d for m in state.net.modules()) == 13
+    assert "13 depthwise_conv2d layer(s) kept in float32" in caplog.text
+    result = train(config_from_dict(cfg))
+    assert torch.isfinite(torch.tensor(result["train"]["loss"]))
 
 
 # ---------------------------------------------------------------- accumulation, EMA, LR scaling

@@ -249,6 +249,9 @@ class AMPConfig(Section):
 
     ``dtype: auto`` is bfloat16 on CPU and float16 on GPU; float16 uses dynamic loss scaling
     starting at ``scale_loss`` (a fixed scale when ``use_dynamic_loss_scaling`` is false).
+    ``custom_black_list`` (Paddle's ``auto_cast`` argument): layers kept in float32 under autocast,
+    by Paddle op name; unset, ``depthwise_conv2d`` on CPU in bfloat16 (oneDNN's bfloat16 depthwise
+    backward is slower than float32's), nothing elsewhere.
     """
 
     use_amp: bool = True
@@ -258,6 +261,7 @@ class AMPConfig(Section):
     use_dynamic_loss_scaling: bool = True
     use_fp16_test: bool = False
     use_promote: bool = not_yet(False)
+    custom_black_list: Optional[list[Literal["depthwise_conv2d", "conv2d"]]] = None
 
 
 class EMAConfig(Section):

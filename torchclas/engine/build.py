@@ -17,7 +17,7 @@ from ..optim import build_lr_scheduler, build_optimizer
 from .distributed import DistInfo, wrap_ddp
 from .fast_defaults import MIN_CONVS, is_conv_net
 from .loop import TrainState
-from .precision import LowPrecisionCopy, amp_dtype, build_grad_scaler
+from .precision import LowPrecisionCopy, amp_dtype, build_grad_scaler, float32_ops, keep_float32
 
 __all__ = ["build_train_state", "global_batch_size", "lr_scale_factor", "scaled_lr_config", "LR_KEYS"]
 
@@ -65,6 +65,10 @@ def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches
                  global_batch_size(cfg, info.world_size), factor)
     scheduler = build_lr_scheduler(scaled_lr_config(cfg, factor), optimizer, cfg.Global.epochs, steps_per_epoch)
     dtype = amp_dtype(cfg.AMP, device)
+    kept_ops = float32_ops(cfg.AMP, device)
+    if kept_ops:
+        log.info("AMP: %d %s layer(s) kept in float32 (AMP.custom_black_list%s)", keep_float32(net, kept_ops),
+                 "/".join(kept_ops), "" if cfg.AMP.custom_black_list is not None else " unset: the CPU default")
     low = LowPrecisionCopy(net, dtype) if dtype is not None and cfg.AMP.level == "O2" else None
     model = wrap_ddp(low.module if low else net, device, info)
     if cfg.Global.compile or cfg.Global.to_static:
