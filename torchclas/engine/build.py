@@ -66,9 +66,10 @@ def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches
     scheduler = build_lr_scheduler(scaled_lr_config(cfg, factor), optimizer, cfg.Global.epochs, steps_per_epoch)
     dtype = amp_dtype(cfg.AMP, device)
     kept_ops = float32_ops(cfg.AMP, device)
-    if kept_ops:
-        log.info("AMP: %d %s layer(s) kept in float32 (AMP.custom_black_list%s)", keep_float32(net, kept_ops),
-                 "/".join(kept_ops), "" if cfg.AMP.custom_black_list is not None else " unset: the CPU default")
+    kept = keep_float32(net, kept_ops)
+    if kept:
+        log.info("AMP: %d %s layer(s) kept in float32 (AMP.custom_black_list%s)", kept, "/".join(kept_ops),
+                 "" if cfg.AMP.custom_black_list is not None else " unset: the CPU default")
     low = LowPrecisionCopy(net, dtype) if dtype is not None and cfg.AMP.level == "O2" else None
     model = wrap_ddp(low.module if low else net, device, info)
     if cfg.Global.compile or cfg.Global.to_static:
