@@ -91,7 +91,7 @@ class DecodeRandCropImage(v2.Transform):
             array = simplejpeg.decode_jpeg(data, colorspace=self.colorspace, strict=True,
                                            min_height=math.ceil(height / scale),
                                            min_width=math.ceil(width / scale))
-        except ValueError:  # a warning from libjpeg: the exact path decides (and names the reason)
+        except (ValueError, RuntimeError):  # libjpeg warned or failed: the exact path decides (and names why)
             return self._resized_crop(self.decode(data), params, 1.0, 1.0)
         image = torch.from_numpy(array).permute(2, 0, 1)
         return self._resized_crop(image, params, image.shape[1] / height, image.shape[2] / width)
