@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..config import Config, config_from_dict, load_config
+from ..engine.fast_defaults import is_conv_net
 from ..export import build_inference_model, build_metadata, checkpoint_class_num, openvino_config, parse_metadata
 from ..export.formats import numpy_logits, read_openvino_metadata, read_pt2_metadata
 from ..models import resolve_weights_path
@@ -195,11 +196,18 @@ class TorchBackend:
             raise ValueError(f"backend 'torch' runs fp32 or bf16, not '{self.precision}'")
         if threads:
             torch.set_num_threads(int(threads))
+        # NHWC for conv nets, as in training: MobileNetV3_large batch 16, 1 thread: 49 -> 67 img/s
+        self.channels_last = is_conv_net(self.model)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Raw logits ``[N, class_num]`` of a float32 NCHW batch."""
+        x = torch.from_numpy(batch)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
-            return numpy_logits(self.model(torch.from_numpy(batch)))
+            return numpy_logits(self.model(x))
 
 
 def _onnx_meta(path: Path) -> dict[str, Any]:
