@@ -14,8 +14,10 @@ over rounds, so both sides see the same machine load.
 
 Top-1 agreement with fp32 (``--skip-agreement`` to leave out): each architecture is trained
 from scratch for ``--train-seconds`` on Fashion-MNIST at 32x32 (gray to RGB), then exported
-with ``--precision bf16`` and ``--precision int8`` by ``torchclas.export.export_model``,
-which measures agreement on the first ``--eval-size`` images of the Fashion-MNIST test set.
+with ``--precision bf16`` and ``--precision int8`` by ``torchclas.export.export_model``
+(INT8: ``--calibration-method``, default ``minmax-mean``, and the fp32 fallback
+``--int8-target``, default 99; 0 turns it off), which measures agreement on the first
+``--eval-size`` images of the Fashion-MNIST test set.
 Needs ``torchclas data fashion-mnist --out data/fashion_mnist`` first.
 """
 
