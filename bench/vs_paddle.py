@@ -14,8 +14,10 @@ over rounds, so both sides see the same machine load.
 
 Top-1 agreement with fp32 (``--skip-agreement`` to leave out): each architecture is trained
 from scratch for ``--train-seconds`` on Fashion-MNIST at 32x32 (gray to RGB), then exported
-with ``--precision bf16`` and ``--precision int8`` by ``torchclas.export.export_model``,
-which measures agreement on the first ``--eval-size`` images of the Fashion-MNIST test set.
+with ``--precision bf16`` and ``--precision int8`` by ``torchclas.export.export_model``
+(INT8: ``--calibration-method``, default ``minmax-mean``, and the fp32 fallback
+``--int8-target``, default 99; 0 turns it off), which measures agreement on the first
+``--eval-size`` images of the Fashion-MNIST test set.
 Needs ``torchclas data fashion-mnist --out data/fashion_mnist`` first.
 """
 
@@ -150,7 +152,8 @@ def train_briefly(name: str, data: Path, seconds: float, size: int = 32) -> tupl
     return model.eval(), seen
 
 
-def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int, method: str = "minmax") -> dict:
+def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int, method: str = "minmax-mean",
+              int8_target: float = 99.0) -> dict:
     model, seen = train_briefly(name, data, seconds)
     weights = work / f"{name}.fm.safetensors"
     save_weights(model, weights)
@@ -162,9 +165,11 @@ def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int,
     for precision in ("bf16", "int8"):
         report = export_model(cfg, work / f"{name}.fm.{precision}.onnx", precision=precision, eval_list=listing,
                               eval_size=eval_size, calibration=data / "train", calibration_size=256,
-                              calibration_method=method, max_drop=100)["agreement"]
-        out[precision] = report
-        out["top1_fp32"] = report["top1_fp32"]
+                              calibration_method=method, int8_target=int8_target, max_drop=100)
+        out[precision] = report["agreement"]
+        out["top1_fp32"] = report["agreement"]["top1_fp32"]
+        if report["int8"]:
+            out["int8_float_blocks"] = report["int8"]["float_blocks"]
     return out
 
 
@@ -186,7 +191,8 @@ def print_table(name: str, results: dict, flops: float, agree: dict | None) -> N
         print(f"  agreement: trained {agree['trained_images']} images (from scratch, 32x32 Fashion-MNIST), fp32 top-1 "
               f"{agree['top1_fp32']:.2f}% on {agree['bf16']['images']} test images; bf16 top-1 "
               f"{agree['bf16']['top1']:.2f}% (agree {agree['bf16']['agreement']:.2f}%), int8 top-1 "
-              f"{agree['int8']['top1']:.2f}% (agree {agree['int8']['agreement']:.2f}%)")
+              f"{agree['int8']['top1']:.2f}% (agree {agree['int8']['agreement']:.2f}%, "
+              f"{len(agree.get('int8_float_blocks', []))} block(s) kept fp32)")
 
 
 def main() -> None:
@@ -201,7 +207,9 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true", help="only the agreement part (no Paddle needed)")
     parser.add_argument("--train-seconds", type=float, default=120.0)
     parser.add_argument("--eval-size", type=int, default=2000)
-    parser.add_argument("--calibration-method", default="minmax", choices=["minmax", "percentile", "entropy"])
+    parser.add_argument("--calibration-method", default="minmax-mean",
+                        choices=["minmax-mean", "minmax", "percentile", "entropy"])
+    parser.add_argument("--int8-target", type=float, default=99.0, help="export's --int8-target (0: off)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw medians here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -224,7 +232,7 @@ def main() -> None:
             keys = rounds[name][0].keys() if rounds[name] else []
             results = {k: tuple(statistics.median(rnd[k][i] for rnd in rounds[name]) for i in (0, 1)) for k in keys}
             agree = None if args.skip_agreement else agreement(name, args.data, work, args.train_seconds, args.eval_size,
-                                                                 args.calibration_method)
+                                                                 args.calibration_method, args.int8_target)
             flops = model_info(name)["flops"]
             print_table(name, results, flops, agree)
             dump[name] = {"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()}, "agreement": agree}

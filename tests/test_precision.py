@@ -45,6 +45,30 @@ def test_int8_openvino_runs_the_same_quantised_graph(setup, tmp_path):
     assert len(results) == 24 and not any("error" in r for r in results)
 
 
+def float_convs(path) -> set[str]:
+    """Conv/Gemm nodes of a QDQ graph whose weights are plain fp32 (no DequantizeLinear before them)."""
+    graph = onnx.load(str(path)).graph
+    dequantized = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    return {n.name for n in graph.node if n.op_type in ("Conv", "Gemm") and n.input[1] not in dequantized}
+
+
+def test_int8_target_keeps_the_worst_blocks_in_fp32(setup, tmp_path):
+    cfg, _, data = setup
+    plain = export_model(cfg, tmp_path / "plain.onnx", precision="int8", calibration=data / "train", max_drop=100,
+                         int8_target=0)
+    assert plain["int8"] == {"images": 48, "float_blocks": [], "calibration_agreement": None}  # all of train/
+    assert float_convs(tmp_path / "plain.onnx") == set()
+    info = export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data / "train", max_drop=100,
+                        int8_target=100, int8_max_float_blocks=2)
+    blocks = info["int8"]["float_blocks"]
+    assert 1 <= len(blocks) <= 2 and 0 <= info["int8"]["calibration_agreement"] <= 100
+    kept = float_convs(tmp_path / "m.onnx")
+    assert kept and all(any(name.startswith(b + "/") for b in blocks) for name in kept)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "plain.onnx"]  # no trial models left
+    with pytest.raises(ValueError, match=r"--int8-target must be a top-1 agreement in \[0, 100\] %, got 101"):
+        export_model(cfg, tmp_path / "x.onnx", precision="int8", calibration=data / "train", int8_target=101)
+
+
 def test_a_drop_over_max_drop_is_refused_with_the_numbers(setup, tmp_path):
     cfg, _, data = setup
     with pytest.raises(RuntimeError, match=r"m.onnx: int8 drops top-1 by -?\d+\.\d\d points \(top-1 .*% vs .*% "
@@ -77,7 +101,8 @@ def test_bad_precision_requests_are_named(setup, tmp_path):
         export_model(cfg, tmp_path / "m.pt2", format="torch-export", precision="int8", calibration=data)
     with pytest.raises(ValueError, match="unknown precision 'int4'"):
         export_model(cfg, tmp_path / "m.onnx", precision="int4")
-    with pytest.raises(ValueError, match="unknown calibration method 'median'; valid: minmax, percentile, entropy"):
+    with pytest.raises(ValueError, match="unknown calibration method 'median'; "
+                                         "valid: minmax-mean, minmax, percentile, entropy"):
         export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data, calibration_method="median")
     with pytest.raises(FileNotFoundError, match="calibration folder not found"):
         export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=tmp_path / "nope")

@@ -72,7 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"])
     export.add_argument("--calibration", default=None, metavar="DIR", help="int8: folder of calibration images")
     export.add_argument("--calibration-size", type=int, default=128, help="int8: at most this many images")
-    export.add_argument("--calibration-method", default="minmax", choices=["minmax", "percentile", "entropy"])
+    export.add_argument("--calibration-method", default="minmax-mean",
+                        choices=["minmax-mean", "minmax", "percentile", "entropy"],
+                        help="int8 activation ranges (minmax-mean: mean over batches of the batch extremes)")
+    export.add_argument("--int8-target", type=float, default=99.0, metavar="PCT",
+                        help="int8: keep the blocks that quantise worst in fp32 until top-1 agrees with fp32 on "
+                             "PCT %% of the calibration images (0: quantise every block)")
+    export.add_argument("--int8-max-float-blocks", type=int, default=None, metavar="N",
+                        help="int8: keep at most N blocks in fp32 (default: a quarter of the graph's blocks)")
     export.add_argument("--eval-list", default=None, metavar="FILE",
                         help="bf16/int8: 'path [label]' list to measure top-1 agreement on "
                              "(default DataLoader.Eval's list)")
@@ -203,6 +210,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
     info = export_model(_load(args), args.out, format=args.format, precision=args.precision, opset=args.opset,
                         multilabel=args.multilabel, calibration=args.calibration,
                         calibration_size=args.calibration_size, calibration_method=args.calibration_method,
+                        int8_target=args.int8_target, int8_max_float_blocks=args.int8_max_float_blocks,
                         eval_list=args.eval_list,
                         eval_size=args.eval_size, max_drop=args.max_drop)
     print(f"exported {info['path']} ({info['format']} {info['precision']}, input {info['input_size']}, "
@@ -214,6 +222,10 @@ def _cmd_export(args: argparse.Namespace) -> None:
                     if report["top1"] is not None else "")
         print(f"{info['precision']}: top-1 agrees with fp32 on {report['agreement']:.2f}% of "
               f"{report['images']} images{accuracy} (drop {report['drop']:.2f} points, --max-drop {args.max_drop})")
+    if info["int8"] and info["int8"]["float_blocks"]:
+        blocks = info["int8"]["float_blocks"]
+        print(f"int8: {len(blocks)} block(s) kept in fp32 to reach --int8-target {args.int8_target}% on the "
+              f"calibration images ({info['int8']['calibration_agreement']:.2f}%): {', '.join(blocks)}")
 
 
 def _split_models(paths: list[str]) -> tuple[list[str], list[str]]:

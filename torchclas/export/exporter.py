@@ -51,7 +51,8 @@ def _validate(cfg: Config, out: Path, format: str, precision: str, opset: int, c
 def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: str = "fp32",
                  opset: int = MIN_OPSET, check: bool = True, atol: float = 1e-4, multilabel: bool | None = None,
                  calibration: str | Path | None = None, calibration_size: int = 128,
-                 calibration_method: str = "minmax",
+                 calibration_method: str = "minmax-mean", int8_target: float | None = 99.0,
+                 int8_max_float_blocks: int | None = None,
                  eval_list: str | Path | None = None, eval_size: int = 1000, max_drop: float = 1.0) -> dict[str, Any]:
     """Export ``Global.pretrained_model`` in ``format`` and ``precision``, with metadata.
 
@@ -70,15 +71,18 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
         multilabel: store the model as multi-label; None: from ``Loss.Train``.
         calibration: image folder for INT8 calibration.
         calibration_size: at most this many calibration images.
-        calibration_method: INT8 activation ranges: ``minmax``, ``percentile`` or ``entropy``.
+        calibration_method: INT8 activation ranges: ``minmax-mean``, ``minmax``, ``percentile`` or ``entropy``.
+        int8_target: keep the INT8 blocks that hurt most in fp32 until top-1 agrees with fp32 on
+            this % of the calibration images; 0 or None quantises every block.
+        int8_max_float_blocks: keep at most this many blocks in fp32 (None: a quarter of them).
         eval_list: ``path [label]`` list for the bf16/INT8 agreement (default ``DataLoader.Eval``'s).
         eval_size: at most this many eval images.
         max_drop: refuse a bf16/INT8 export whose top-1 drops more than this many points.
 
     Returns:
         ``{"path", "format", "precision", "max_abs_diff", "input_size", "class_num",
-        "reparameterized", "agreement"}`` (``agreement``: :func:`.precision.top1_agreement`'s
-        report, or None in fp32).
+        "reparameterized", "agreement", "int8"}`` (``agreement``: :func:`.precision.top1_agreement`'s
+        report, or None in fp32; ``int8``: :func:`.precision.quantize_onnx_int8`'s report, or None).
 
     Example:
         >>> export_model(cfg, "m.onnx", precision="int8", calibration="data/train")["agreement"]["agreement"]  # doctest: +SKIP
@@ -96,14 +100,15 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
     if multilabel is not None:
         meta["multilabel"] = bool(multilabel)
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = None
+    report = quantized = None
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as folder:
         staged = Path(folder) / out.name
         if precision == "int8":
             fp32 = Path(folder) / "fp32.onnx"
             diff = export_onnx_file(model, meta, fp32, opset, check, atol)
             int8 = staged if format == "onnx" else Path(folder) / "int8.onnx"
-            quantize_onnx_int8(fp32, int8, calibration, meta, calibration_size, calibration_method)
+            quantized = quantize_onnx_int8(fp32, int8, calibration, meta, calibration_size, calibration_method,
+                                           int8_target, int8_max_float_blocks)
             if format == "onnx":
                 write_onnx_metadata(int8, meta)
             else:
@@ -126,4 +131,4 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
         os.replace(staged, out)
     return {"path": str(out), "format": format, "precision": precision, "max_abs_diff": diff,
             "input_size": meta["input_size"], "class_num": class_num, "reparameterized": branched,
-            "agreement": report}
+            "agreement": report, "int8": quantized}

@@ -4,9 +4,13 @@
   it in bf16 (OpenVINO's ``INFERENCE_PRECISION_HINT``, torch autocast). Needs a CPU with
   AVX-512 bf16 or AMX (or a GPU).
 - ``int8``: onnxruntime's static quantisation (QDQ, per-channel signed weights, unsigned
-  activations, MinMax / percentile / entropy ranges) calibrated on images of a folder, preprocessed by the model's
-  own ops. The INT8 ONNX runs on onnxruntime and OpenVINO alike (OpenVINO reads QDQ as
-  FakeQuantize), so ``--format openvino`` converts the same file.
+  activations) calibrated on images of a folder, preprocessed by the model's own ops.
+  Activation ranges: by default the mean over calibration batches of each batch's extremes
+  (``minmax-mean``; plain ``minmax``, ``percentile`` and ``entropy`` too). Where the quantised
+  model's top-1 agrees with fp32 on fewer than ``target_agreement`` % of the calibration
+  images, the blocks that quantise worst stay fp32 (:mod:`.int8_fallback`). The INT8 ONNX
+  runs on onnxruntime and OpenVINO alike (OpenVINO reads QDQ as FakeQuantize), so
+  ``--format openvino`` converts the same file.
 
 Either way the export is compared with the fp32 torch model on an eval list: the top-1
 agreement (and accuracy, when the list has labels) is reported, and an export whose top-1
@@ -16,10 +20,12 @@ drops more than ``max_drop`` points is refused.
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import onnx
 import torch
 from torch import nn
 
@@ -33,7 +39,8 @@ __all__ = ["PRECISIONS", "CALIBRATION_METHODS", "cpu_has_bf16", "quantize_onnx_i
 log = logging.getLogger("torchclas")
 
 PRECISIONS = ("fp32", "bf16", "int8")
-CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+CALIBRATION_METHODS = ("minmax-mean", "minmax", "percentile", "entropy")
+CALIBRATION_BATCH = 16  # images per calibration batch; minmax-mean averages the batches' extremes
 
 
 def cpu_has_bf16() -> bool:
@@ -53,43 +60,15 @@ def _preprocessor(meta: dict[str, Any]) -> Callable[[Path], np.ndarray]:
     return lambda path: np.asarray(torch.as_tensor(transform(Path(path).read_bytes())), dtype=np.float32)
 
 
-def _batches(paths: list[Path], meta: dict[str, Any], batch_size: int = 16):
+def _batches(paths: list[Path], meta: dict[str, Any], batch_size: int = CALIBRATION_BATCH):
     prepare = _preprocessor(meta)
     for start in range(0, len(paths), batch_size):
         yield np.stack([prepare(p) for p in paths[start:start + batch_size]])
 
 
-def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration: str | Path,
-                       meta: dict[str, Any], calibration_size: int = 128, method: str = "minmax") -> int:
-    """Write a static-INT8 (QDQ) copy of an fp32 ONNX file, calibrated on a folder's images.
-
-    Args:
-        fp32_path: the fp32 ONNX export.
-        int8_path: where to write the quantised model.
-        calibration: a folder of images (recursive), e.g. a few hundred training images.
-        meta: the export metadata; its preprocessing prepares the calibration images.
-        calibration_size: at most this many images (evenly spread over the sorted folder).
-        method: activation ranges from ``minmax`` (the observed extremes), ``percentile``
-            (99.999th percentile: ignores rare outliers) or ``entropy`` (KL divergence).
-
-    Returns:
-        The number of calibration images used.
-
-    Raises:
-        ValueError when the folder holds no images.
-
-    Example:
-        >>> quantize_onnx_int8("m.onnx", "m.int8.onnx", "data/train", meta)  # doctest: +SKIP
-        128
-    """
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
+def _calibration_images(calibration: str | Path, calibration_size: int) -> list[Path]:
     from ..inference.inputs import list_images
 
-    if method not in CALIBRATION_METHODS:
-        raise ValueError(f"unknown calibration method '{method}'; valid: {', '.join(CALIBRATION_METHODS)}")
     folder = Path(calibration)
     if not folder.is_dir():
         raise FileNotFoundError(f"calibration folder not found: '{folder}'")
@@ -97,26 +76,115 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
     if not images:
         raise ValueError(f"calibration folder '{folder}' has no images")
     step = max(1, len(images) // calibration_size)
-    images = images[::step][:calibration_size]
+    return images[::step][:calibration_size]
+
+
+def _session_logits(path: Path, batches: list[np.ndarray]) -> np.ndarray:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()  # as many as torch uses (bench: 1)
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return np.concatenate([session.run(None, {"x": batch})[0] for batch in batches])
+
+
+def _static_quantizer(prepared: Path, batches: list[np.ndarray], method: str, cache: Path) -> Callable:
+    """``quantize(out, exclude)``: onnxruntime's static QDQ of ``prepared``, calibrated once when it can."""
+    import inspect
+
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter(_batches(images, meta))
+            self.batches = iter(batches)
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             batch = next(self.batches, None)
             return None if batch is None else {"x": batch}
 
-    prepared = Path(int8_path).with_suffix(".prep.onnx")
+    # where onnxruntime can store the calibrated ranges, later quantisations skip the calibration run
+    cached = {"calibration_cache_path": str(cache)} if "calibration_cache_path" in inspect.signature(
+        quantize_static).parameters else {}
+    ranges = {"minmax": CalibrationMethod.MinMax, "minmax-mean": CalibrationMethod.MinMax,
+              "percentile": CalibrationMethod.Percentile, "entropy": CalibrationMethod.Entropy}[method]
+    # minmax-mean: each tensor's range is the mean over batches of the batch's min and max
+    # (onnxruntime's CalibMovingAverage), which a few outlier images cannot stretch
+    options = {"CalibMovingAverage": True} if method == "minmax-mean" else {}
+
+    def quantize(out: Path, exclude: list[str]) -> Path:
+        quantize_static(str(prepared), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=ranges,
+                        nodes_to_exclude=exclude, extra_options=options, **cached)
+        return out
+
+    return quantize
+
+
+def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration: str | Path,
+                       meta: dict[str, Any], calibration_size: int = 128, method: str = "minmax-mean",
+                       target_agreement: float | None = 99.0, max_float_blocks: int | None = None) -> dict[str, Any]:
+    """Write a static-INT8 (QDQ) copy of an fp32 ONNX file, calibrated on a folder's images.
+
+    With ``target_agreement``, blocks whose quantisation hurts most are kept in fp32 until the
+    top-1 agrees with fp32 on that % of the calibration images (:mod:`.int8_fallback`).
+
+    Args:
+        fp32_path: the fp32 ONNX export.
+        int8_path: where to write the quantised model.
+        calibration: a folder of images (recursive), e.g. a few hundred training images.
+        meta: the export metadata; its preprocessing prepares the calibration images.
+        calibration_size: at most this many images (evenly spread over the sorted folder).
+        method: activation ranges from ``minmax-mean`` (the mean over batches of 16 images of
+            each batch's extremes), ``minmax`` (the extremes over all images), ``percentile``
+            (99.999th percentile) or ``entropy`` (KL divergence).
+        target_agreement: top-1 agreement (%) with fp32 on the calibration images that the
+            fallback aims for; None quantises every block.
+        max_float_blocks: keep at most this many blocks in fp32 (None: a quarter of them).
+
+    Returns:
+        ``{"images": calibration images used, "float_blocks": blocks kept in fp32,
+        "calibration_agreement": % top-1 agreement on them (None without a target)}``.
+
+    Raises:
+        ValueError when the folder holds no images or the method is unknown.
+
+    Example:
+        >>> quantize_onnx_int8("m.onnx", "m.int8.onnx", "data/train", meta)["images"]  # doctest: +SKIP
+        128
+    """
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from .int8_fallback import choose_float_blocks, name_unnamed_nodes, node_blocks
+
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"unknown calibration method '{method}'; valid: {', '.join(CALIBRATION_METHODS)}")
+    if target_agreement is not None and not 0 <= target_agreement <= 100:
+        raise ValueError(f"--int8-target must be a top-1 agreement in [0, 100] %, got {target_agreement}")
+    target_agreement = target_agreement or None  # 0: quantise every block
+    images = _calibration_images(calibration, calibration_size)
+    batches = list(_batches(images, meta))
+    int8_path = Path(int8_path)
+    work = int8_path.with_name(int8_path.stem + ".calib")
+    work.mkdir(parents=True, exist_ok=True)
     try:
+        prepared = work / "prep.onnx"
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(str(prepared), str(int8_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method={"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-                                          "entropy": CalibrationMethod.Entropy}[method])
+        proto = onnx.load(str(prepared))
+        name_unnamed_nodes(proto)
+        onnx.save(proto, str(prepared))
+        quantize = _static_quantizer(prepared, batches, method, work / "ranges.json")
+        chosen, agreement = [], None
+        if target_agreement is not None:
+            blocks = node_blocks(proto)
+            chosen, agreement = choose_float_blocks(
+                blocks, lambda exclude: quantize(work / "trial.onnx", exclude),
+                lambda path: _session_logits(path, batches), _session_logits(prepared, batches),
+                target_agreement, max_float_blocks)
+        quantize(int8_path, [n for b in chosen for n in blocks[b]] if chosen else [])
     finally:
-        prepared.unlink(missing_ok=True)
-    return len(images)
+        shutil.rmtree(work, ignore_errors=True)
+    return {"images": len(images), "float_blocks": chosen, "calibration_agreement": agreement}
 
 
 def eval_images(cfg: Config, eval_list: str | Path | None = None, limit: int | None = 1000) -> tuple[list[Path], list[int] | None]:

@@ -1,0 +1,143 @@
+"""Accuracy-aware INT8: keep the blocks that quantise worst in fp32 until top-1 agrees with fp32.
+
+Static INT8 of a small net with wide activations (MobileNetV3's hardswish and SE gates,
+PP-LCNet) flips predictions whose fp32 margin is thin; the error is spread over many
+tensors, so no single op is to blame. Like PaddleSlim's and NNCF's accuracy-aware modes, the
+fallback works on the calibration images only (never on the eval list):
+
+1. the graph's nodes are grouped into *blocks* by the module path in their names
+   (``/blocks/blocks.4/blocks.4.1/se/Mul`` -> ``/blocks/blocks.4/blocks.4.1``);
+2. when the fully quantised model's top-1 agrees with fp32 on fewer than ``target`` % of the
+   calibration images, each block is ranked by how much the logit error (mean squared, to
+   fp32) shrinks when that block alone stays fp32;
+3. blocks are put back to fp32 in that order until the agreement reaches ``target`` or
+   ``max_blocks`` of them (default a quarter) are fp32.
+
+A block left in fp32 is not quantised by onnxruntime (``nodes_to_exclude``): its inside runs
+in float, the tensors at its borders stay quantised by their neighbours.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnx
+
+__all__ = ["name_unnamed_nodes", "block_of", "node_blocks", "choose_float_blocks"]
+
+log = logging.getLogger("torchclas")
+
+_NUMBERED = re.compile(r"\.\d+$")
+
+
+def name_unnamed_nodes(model: onnx.ModelProto) -> int:
+    """Give every unnamed node (e.g. an inlined HardSwish's HardSigmoid/Mul) a name in its module's scope.
+
+    The scope is that of the node's output, else of the first consumer's output; onnxruntime
+    can only exclude named nodes. Returns how many nodes were named.
+
+    Example:
+        >>> name_unnamed_nodes(onnx.load("m.prep.onnx"))  # doctest: +SKIP
+        42
+    """
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for tensor in node.input:
+            consumers.setdefault(tensor, []).append(node)
+    taken = {node.name for node in model.graph.node}
+    named = 0
+    for i, node in enumerate(model.graph.node):
+        if node.name:
+            continue
+        scopes = [t for t in node.output if t.startswith("/")]
+        scopes += [t for c in consumers.get(node.output[0], []) for t in c.output if t.startswith("/")]
+        scope = scopes[0].rsplit("/", 1)[0] if scopes else ""
+        name = f"{scope}/{node.op_type}_{i}"
+        while name in taken:
+            name += "_"
+        node.name, named = name, named + 1
+        taken.add(name)
+    return named
+
+
+def block_of(node_name: str) -> str:
+    """The block a node belongs to: its module path up to the deepest numbered part, else the first.
+
+    Example:
+        >>> block_of("/blocks/blocks.4/blocks.4.1/se/conv_reduce/Conv")
+        '/blocks/blocks.4/blocks.4.1'
+        >>> block_of("/conv_stem/Conv")
+        '/conv_stem'
+    """
+    parts = [p for p in node_name.split("/") if p][:-1]  # the last part names the op
+    if not parts:
+        return node_name
+    numbered = [i for i, part in enumerate(parts) if _NUMBERED.search(part)]
+    return "/" + "/".join(parts[:numbered[-1] + 1] if numbered else parts[:1])
+
+
+def node_blocks(model: onnx.ModelProto) -> dict[str, list[str]]:
+    """The graph's node names by block (:func:`block_of`), in graph order.
+
+    Example:
+        >>> list(node_blocks(onnx.load("m.prep.onnx")))[:2]  # doctest: +SKIP
+        ['/conv_stem', '/bn1']
+    """
+    blocks: dict[str, list[str]] = {}
+    for node in model.graph.node:
+        if node.op_type not in ("Constant", "Identity"):
+            blocks.setdefault(block_of(node.name), []).append(node.name)
+    return blocks
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return 100.0 * float((a.argmax(1) == b.argmax(1)).mean())
+
+
+def _error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((a - b) ** 2))
+
+
+def choose_float_blocks(blocks: dict[str, list[str]], quantize: Callable[[list[str]], Path],
+                        logits: Callable[[Path], np.ndarray], reference: np.ndarray, target: float,
+                        max_blocks: int | None = None) -> tuple[list[str], float]:
+    """The blocks to keep in fp32 so that top-1 agrees with ``reference`` on >= ``target`` %.
+
+    Args:
+        blocks: :func:`node_blocks` of the model to quantise.
+        quantize: writes the INT8 model with the given nodes left in fp32, returns its path.
+        logits: the logits of a model file on the calibration images.
+        reference: the fp32 logits on the same images.
+        target: top-1 agreement (%) to reach.
+        max_blocks: keep at most this many blocks in fp32 (None: a quarter of them, rounded up;
+            past that the model is no longer an INT8 model and ``--max-drop`` should decide).
+
+    Returns:
+        The fp32 blocks (most sensitive first; empty when full INT8 reaches ``target``) and
+        the agreement reached.
+
+    Example:
+        >>> choose_float_blocks(blocks, quantize, logits, fp32_logits, 99.0)  # doctest: +SKIP
+        (['/conv_head', '/blocks/blocks.4/blocks.4.1'], 99.2)
+    """
+    full = logits(quantize([]))
+    agreement = _agreement(full, reference)
+    if agreement >= target:
+        return [], agreement
+    base = _error(full, reference)
+    gain = {name: base - _error(logits(quantize(nodes)), reference) for name, nodes in blocks.items()}
+    ranked = sorted(gain, key=gain.get, reverse=True)
+    limit = -(-len(ranked) // 4) if max_blocks is None else min(max_blocks, len(ranked))
+    chosen: list[str] = []
+    for name in ranked[:limit]:
+        chosen.append(name)
+        agreement = _agreement(logits(quantize([n for b in chosen for n in blocks[b]])), reference)
+        log.info("int8 fallback: %d block(s) in fp32 (last %s): top-1 agrees on %.2f%% of calibration images",
+                 len(chosen), name, agreement)
+        if agreement >= target:
+            break
+    return chosen, agreement
