@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -165,8 +166,8 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
     images = _calibration_images(calibration, calibration_size)
     batches = list(_batches(images, meta))
     int8_path = Path(int8_path)
-    work = int8_path.with_name(int8_path.stem + ".calib")
-    work.mkdir(parents=True, exist_ok=True)
+    int8_path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{int8_path.stem}.", suffix=".calib", dir=int8_path.parent))
     try:
         prepared = work / "prep.onnx"
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
