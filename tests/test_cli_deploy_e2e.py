@@ -69,7 +69,7 @@ def test_int8_export_reports_agreement_and_max_drop_refuses(project, tmp_path):
                       str(data / "train"), "--max-drop", "-100")
     assert refused.returncode == 1 and "drops top-1 by" in refused.stderr and "--max-drop -100" in refused.stderr
     assert not (tmp_path / "r.onnx").exists()
-    assert len(results(run_cli("infer", str(tmp_path / "q.onnx"), str(data / "val_list.txt"), "--json"))) == 24
+    assert len(results(run_cli("infer", str(tmp_path / "q.onnx"), str(data / "val_list.txt"), "--json", "--no-spin"))) == 24
 
 
 def test_infer_ensemble_with_weights(project, tmp_path):

@@ -76,7 +76,9 @@ def test_onnxruntime_session_settings(exports):
     _, root = exports
     session = Predictor(root / "model.onnx", threads=2).runner.session
     options = session.get_session_options()
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    sleeping = Predictor(root / "model.onnx", spin=False).runner.session.get_session_options()
+    assert sleeping.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert options.intra_op_num_threads == 2 and options.inter_op_num_threads == 1
     assert str(options.graph_optimization_level).endswith("ORT_ENABLE_ALL")
 

@@ -126,6 +126,8 @@ def _add_predictor_args(cmd: argparse.ArgumentParser) -> None:
                      help="default: the file's own")
     cmd.add_argument("--device", default="cpu", choices=["cpu", "cuda", "tensorrt"])
     cmd.add_argument("--threads", type=int, default=None)
+    cmd.add_argument("--no-spin", dest="spin", action="store_false",
+                     help="onnxruntime: idle threads sleep instead of spin-waiting (for a machine shared with other work)")
     cmd.add_argument("--batch-size", type=int, default=16)
     cmd.add_argument("--threshold", type=float, default=0.5, help="multi-label models: score to report a class")
 
@@ -248,7 +250,7 @@ def _predictor(args: argparse.Namespace, models: list[str]):
     return Predictor(models if len(models) > 1 else models[0], backend=args.backend, config=config,
                      topk=args.topk, threads=args.threads, batch_size=args.batch_size,
                      precision=args.precision, device=args.device, threshold=args.threshold,
-                     weights=getattr(args, "weights", None))
+                     weights=getattr(args, "weights", None), spin=args.spin)
 
 
 def _cmd_infer(args: argparse.Namespace) -> None:
