@@ -47,7 +47,7 @@ def autocast(dtype: torch.dtype | None, device: torch.device) -> AbstractContext
 def float32_ops(amp: AMPConfig | None, device: torch.device) -> list[str]:
     """The Paddle op names ``AMP.custom_black_list`` keeps in float32; unset, ``depthwise_conv2d``
     for bfloat16 on CPU, where oneDNN's bfloat16 depthwise backward is 1.3-4x slower than float32's
-    (PPLCNet_x1_0 trains 1.15x faster than in float32 with them kept, 0.9x without)."""
+    (PPLCNet_x1_0 trained 1.2-1.3x faster than in float32 with them kept, 0.9x without)."""
     if amp_dtype(amp, device) is None:
         return []
     if amp.custom_black_list is not None:
