@@ -211,9 +211,8 @@ def train_table(args: argparse.Namespace, python: Path) -> Table:
             auto = dict(precision=precision, channels_last=cl, threads=threads, fused=True,
                         float32_ops=tuple(float32_ops(_amp(precision), torch.device("cpu"))))
             for key, (_, keys) in variants.items():
-                keys = keys or dict(auto, compile=key == "compiled")
-                rows.setdefault((name, key), []).append(
-                    torch_train_ips(name, batch=args.batch, steps=args.steps, **{"threads": args.threads, **keys}))
+                run = {"threads": args.threads, **(keys or dict(auto, compile=key == "compiled"))}
+                rows.setdefault((name, key), []).append(torch_train_ips(name, batch=args.batch, steps=args.steps, **run))
     table = Table(title=f"training step, img/s (224x224, batch {args.batch}, {args.threads} threads, "
                         f"median of {args.rounds} rounds; ratio to PaddleClas)")
     table.add_column("runtime")

@@ -48,11 +48,12 @@ def float32_ops(amp: AMPConfig | None, device: torch.device) -> list[str]:
     """The Paddle op names ``AMP.custom_black_list`` keeps in float32; unset, ``depthwise_conv2d``
     for bfloat16 on CPU, where oneDNN's bfloat16 depthwise backward is 1.3-4x slower than float32's
     (PPLCNet_x1_0 trained 1.2-1.3x faster than in float32 with them kept, 0.9x without)."""
-    if amp_dtype(amp, device) is None:
+    dtype = amp_dtype(amp, device)
+    if dtype is None:
         return []
     if amp.custom_black_list is not None:
         return list(amp.custom_black_list)
-    return ["depthwise_conv2d"] if device.type == "cpu" and amp_dtype(amp, device) is torch.bfloat16 else []
+    return ["depthwise_conv2d"] if device.type == "cpu" and dtype is torch.bfloat16 else []
 
 
 class Float32Conv2d(nn.Conv2d):
@@ -75,8 +76,8 @@ def keep_float32(net: nn.Module, ops: list[str]) -> int:
     group per input channel; ``conv2d``: every other ``nn.Conv2d``) into `Float32Conv2d` in place;
     returns how many."""
     count = 0
-    for layer in net.modules():
-        if ops and _op_name(layer) in ops:
+    for layer in net.modules() if ops else ():
+        if _op_name(layer) in ops:
             layer.__class__ = Float32Conv2d
             count += 1
     return count

@@ -175,14 +175,13 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         name_unnamed_nodes(proto)
         onnx.save(proto, str(prepared))
         quantize = _static_quantizer(prepared, batches, method, work / "ranges.json")
-        chosen, agreement = [], None
+        blocks, chosen, agreement = node_blocks(proto), [], None
         if target_agreement is not None:
-            blocks = node_blocks(proto)
             chosen, agreement = choose_float_blocks(
                 blocks, lambda exclude: quantize(work / "trial.onnx", exclude),
                 lambda path: _session_logits(path, batches), _session_logits(prepared, batches),
                 target_agreement, max_float_blocks)
-        quantize(int8_path, [n for b in chosen for n in blocks[b]] if chosen else [])
+        quantize(int8_path, [n for b in chosen for n in blocks[b]])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"images": len(images), "float_blocks": chosen, "calibration_agreement": agreement}
