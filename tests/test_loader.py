@@ -136,11 +136,11 @@ def test_batches_identical_with_zero_and_one_worker(cfg):
 
 
 def test_late_normalize_gives_exactly_the_per_image_result(cfg):
-    from torchclas.data.loader import LateNormalizeLoader, batch_to_device, device_batches
+    from torchclas.data.loader import DeviceBatchLoader, batch_to_device, device_batches
 
     split = cfg.DataLoader.Train
     late_loader = build_dataloader(split, seed=5)
-    assert isinstance(late_loader, LateNormalizeLoader)
+    assert isinstance(late_loader, DeviceBatchLoader)
     late_loader.batch_sampler.set_epoch(1)
     raw = [x for x, _, _ in device_batches(late_loader)]
     assert all(x.dtype == torch.uint8 for x in raw)  # what the workers send

@@ -195,11 +195,14 @@ class LoaderConfig(Section):
     batch ops), workers send uint8 images and the batch is normalised where it lands.
     ``fast_decode``: a ``DecodeImage`` directly followed by ``RandCropImage`` decodes JPEGs at
     1/2, 1/4 or 1/8 scale when the crop stays at least the output size (``data.jpeg_crop``).
+    ``decode_on_device``: workers send JPEG bytes, and the batch is decoded and cropped on the
+    training device (nvJPEG on a GPU; ``data.device_decode``).
     """
 
     num_workers: int = Field(0, ge=0)
     late_normalize: bool = True
     fast_decode: bool = True
+    decode_on_device: bool = False
     use_shared_memory: bool = True
     persistent_workers: bool = True
     prefetch_factor: Optional[int] = Field(None, ge=1)

@@ -32,7 +32,7 @@ from torchvision.transforms.v2 import functional as F
 
 from .transforms import DecodeImage, RandCropImage
 
-__all__ = ["DecodeRandCropImage", "exif_orientation", "fuse_decode_crop"]
+__all__ = ["DecodeRandCropImage", "exif_orientation", "fuse_decode_crop", "jpeg_header"]
 
 _SCALES = (8, 4, 2)
 _COLORSPACES = {"RGB", "YCbCr", "Gray"}  # what libjpeg turns into RGB or gray itself
@@ -49,6 +49,18 @@ def exif_orientation(data: bytes) -> int:
             return _tiff_orientation(data[pos + 10:pos + 2 + length])
         pos += 2 + length
     return 1
+
+
+def jpeg_header(data: bytes) -> tuple[int, int] | None:
+    """``(height, width)`` of a JPEG that decodes to RGB or gray as it is stored (no EXIF
+    rotation, not CMYK); None for anything else, which then takes the exact decode path."""
+    if data[:2] != b"\xff\xd8" or exif_orientation(data) != 1:
+        return None
+    try:
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+    except ValueError:
+        return None
+    return (height, width) if colorspace in _COLORSPACES else None
 
 
 def _tiff_orientation(tiff: bytes) -> int:
@@ -81,7 +93,7 @@ class DecodeRandCropImage(v2.Transform):
 
     def forward(self, inpt: Any) -> tv_tensors.Image:
         data = inpt if isinstance(inpt, bytes) else None
-        header = self._header(data) if data else None
+        header = jpeg_header(data) if data else None
         if header is None:
             return self.crop(self.decode(inpt))
         height, width = header
@@ -95,16 +107,6 @@ class DecodeRandCropImage(v2.Transform):
             return self._resized_crop(self.decode(data), params, 1.0, 1.0)
         image = torch.from_numpy(array).permute(2, 0, 1)
         return self._resized_crop(image, params, image.shape[1] / height, image.shape[2] / width)
-
-    @staticmethod
-    def _header(data: bytes) -> tuple[int, int] | None:
-        if data[:2] != b"\xff\xd8" or exif_orientation(data) != 1:
-            return None
-        try:
-            height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
-        except ValueError:
-            return None
-        return (height, width) if colorspace in _COLORSPACES else None
 
     def _scale(self, params: dict[str, int]) -> int:
         """The largest power-of-two DCT downscale that keeps the crop box ≥ the output size."""

@@ -18,10 +18,11 @@ from torch.utils.data import DataLoader, Dataset
 from ..config.schema import SplitConfig
 from .batch_ops import build_batch_ops
 from .datasets import build_dataset, collate_skip_bad
-from .pipeline import build_transforms, split_late_normalize
+from .device_decode import DeviceDecode, PathTaggedDataset, collate_encoded
+from .pipeline import build_ops, build_transforms, split_late_normalize
 from .samplers import SeededBatchSampler, build_batch_sampler
 
-__all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "LateNormalizeLoader", "build_dataloader",
+__all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "DeviceBatchLoader", "build_dataloader",
            "batch_paths", "device_batches", "batch_to_device"]
 
 
@@ -91,47 +92,79 @@ def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, nu
     """
     ds_cfg = split.dataset
     _check_paths(ds_cfg.image_root, ds_cfg.cls_label_path, ds_cfg.name)
-    ops, late_normalize = ds_cfg.transform_ops, None
-    if split.loader.late_normalize and not ds_cfg.batch_transform_ops:
-        ops, late_normalize = split_late_normalize(ops, "dataset.transform_ops")
-    dataset = build_dataset(ds_cfg.name, ds_cfg.image_root, ds_cfg.cls_label_path,
-                            build_transforms(ops, fast_decode=split.loader.fast_decode), strict, ds_cfg.delimiter,
-                            class_num=class_num)
+    transform, late_normalize, device_decode = _split_transforms(split, strict)
+    dataset = build_dataset(ds_cfg.name, ds_cfg.image_root, ds_cfg.cls_label_path, transform, strict,
+                            ds_cfg.delimiter, class_num=class_num)
     batch_ops = build_batch_ops(ds_cfg.batch_transform_ops, class_num, "dataset.batch_transform_ops")
     sampler = build_batch_sampler(split.sampler, dataset, seed, num_replicas, rank, num_classes=class_num)
     workers = split.loader.num_workers
-    collate = collate_skip_bad if batch_ops is None else BatchCollate(batch_ops, class_num)
-    loader_class = LateNormalizeLoader if late_normalize is not None else DataLoader
-    loader = loader_class(SeededDataset(dataset, with_seed=batch_ops is not None), batch_sampler=sampler,
-                        num_workers=workers, collate_fn=collate, pin_memory=pin_memory,
-                        worker_init_fn=_ignore_sigint if workers else None,
-                        persistent_workers=workers > 0 and split.loader.persistent_workers,
-                        prefetch_factor=split.loader.prefetch_factor if workers else None)
+    if device_decode is not None:
+        collate, samples = collate_encoded, PathTaggedDataset(dataset)
+    else:
+        collate = collate_skip_bad if batch_ops is None else BatchCollate(batch_ops, class_num)
+        samples = dataset
+    deferred = late_normalize is not None or device_decode is not None
+    loader = (DeviceBatchLoader if deferred else DataLoader)(
+        SeededDataset(samples, with_seed=batch_ops is not None), batch_sampler=sampler,
+        num_workers=workers, collate_fn=collate, pin_memory=pin_memory,
+        worker_init_fn=_ignore_sigint if workers else None,
+        persistent_workers=workers > 0 and split.loader.persistent_workers,
+        prefetch_factor=split.loader.prefetch_factor if workers else None)
     loader.base_dataset = dataset
-    loader.late_normalize = late_normalize
+    loader.late_normalize, loader.device_decode = late_normalize, device_decode
     return loader
 
 
-class LateNormalizeLoader(DataLoader):
-    """A DataLoader whose workers send uint8 batches (``transform_ops`` without their trailing
-    ``NormalizeImage``). Iterating it normalises each batch in this process, so it yields what a
-    plain loader yields; a training loop takes ``uint8_batches()`` instead and normalises where
-    the batch lands (``batch_to_device``: on the GPU when there is one)."""
+def _split_transforms(split: SplitConfig, strict: bool) -> tuple[Callable, Callable | None, DeviceDecode | None]:
+    """``(worker transform, late NormalizeImage or None, DeviceDecode or None)`` of a split."""
+    ops, loader = split.dataset.transform_ops, split.loader
+    batch_ops = split.dataset.batch_transform_ops
+    if loader.decode_on_device:
+        if batch_ops:
+            raise ValueError("loader.decode_on_device: not with dataset.batch_transform_ops (they run in the "
+                             "loader workers, on decoded images); set decode_on_device: false or drop them")
+        ops, late_normalize = split_late_normalize(ops, "dataset.transform_ops")
+        device_decode = DeviceDecode(build_ops(ops, "dataset.transform_ops"), strict=strict)
+        return device_decode, late_normalize, device_decode
+    late_normalize = None
+    if loader.late_normalize and not batch_ops:
+        ops, late_normalize = split_late_normalize(ops, "dataset.transform_ops")
+    return build_transforms(ops, fast_decode=loader.fast_decode), late_normalize, None
 
-    late_normalize: Callable
+
+class DeviceBatchLoader(DataLoader):
+    """A DataLoader whose batches are finished where they land: the workers send uint8 batches
+    (``transform_ops`` without their trailing ``NormalizeImage``) and, with
+    ``decode_on_device``, JPEG bytes still to decode (`device_decode.EncodedBatch`).
+
+    Iterating it finishes each batch in this process, so it yields what a plain loader yields;
+    a training loop takes ``device_batches(loader, device)`` instead, which decodes on the
+    device, and ``batch_to_device``, which normalises there (on the GPU when there is one).
+    """
+
+    late_normalize: Callable | None
+    device_decode: DeviceDecode | None
 
     def __iter__(self):
-        for images, labels, bad in super().__iter__():
-            yield (self.late_normalize(images) if images.numel() else images), labels, bad
+        for images, labels, bad in device_batches(self, torch.device("cpu")):
+            if self.late_normalize is not None and images.numel():
+                images = self.late_normalize(images)
+            yield images, labels, bad
 
     def uint8_batches(self):
         """The batches as the workers sent them."""
         return super().__iter__()
 
 
-def device_batches(loader: DataLoader):
-    """An iterator over ``loader`` for ``batch_to_device``: uint8 batches where it normalises late."""
-    return loader.uint8_batches() if isinstance(loader, LateNormalizeLoader) else iter(loader)
+def device_batches(loader: DataLoader, device: torch.device | None = None):
+    """An iterator over ``loader`` for ``batch_to_device``: uint8 batches where it normalises
+    late, with the JPEGs a ``decode_on_device`` loader sends decoded on ``device`` (CPU if None)."""
+    if not isinstance(loader, DeviceBatchLoader):
+        return iter(loader)
+    batches = loader.uint8_batches()
+    if loader.device_decode is None:
+        return batches
+    return (loader.device_decode.finish(batch, device or torch.device("cpu")) for batch in batches)
 
 
 def batch_to_device(loader: DataLoader, images: torch.Tensor, device: torch.device,

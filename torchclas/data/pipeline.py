@@ -20,7 +20,7 @@ from .transforms import (BATCH_OP_NAMES, NOT_YET_IMPLEMENTED_OPS, TRANSFORMS, Cr
 # so the DataLoader and the config check import it themselves).
 OP_MODULES = (augment, masking)
 
-__all__ = ["check_ops", "build_transforms", "split_late_normalize", "describe_preprocess"]
+__all__ = ["check_ops", "build_ops", "build_transforms", "split_late_normalize", "describe_preprocess"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,15 @@ def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool =
         >>> tf(png_bytes).shape  # doctest: +SKIP
         torch.Size([3, 224, 224])
     """
+    built = build_ops(ops, where)
+    if fast_decode:
+        built = fuse_decode_crop(built)
+    return v2.Compose(built) if built else v2.Identity()
+
+
+def build_ops(ops: Any, where: str = "transform_ops") -> list[Callable]:
+    """The ops of a YAML op list, constructed, in order; those in NOT_YET_IMPLEMENTED_OPS are
+    left out with a warning naming them."""
     built, skipped = [], []
     for here, name, params in _iter_ops(ops, where):
         if name in TRANSFORMS:
@@ -129,9 +138,7 @@ def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool =
             skipped.append(name)
     if skipped:
         logger.warning("%s: skipping ops not implemented yet: %s", where, ", ".join(skipped))
-    if fast_decode:
-        built = fuse_decode_crop(built)
-    return v2.Compose(built) if built else v2.Identity()
+    return built
 
 
 def split_late_normalize(ops: Any, where: str = "transform_ops") -> tuple[Any, Callable | None]:

@@ -36,7 +36,7 @@ def run_eval(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: t
     was_training = model.training
     model.eval()
     total_loss, bad = 0.0, []
-    for images, labels, bad_batch in device_batches(loader):
+    for images, labels, bad_batch in device_batches(loader, device):
         bad.extend(bad_batch)
         if labels.numel() == 0:
             continue

@@ -129,7 +129,7 @@ def train_one_epoch(state: TrainState, loader: DataLoader, metric: TopkAcc, desc
     with epoch_progress(enabled=state.dist.is_main) as bar:
         task = bar.add_task(description, total=len(loader), completed=progress.batches, loss=0.0,
                             lr=state.lr(), ips=0.0)
-        for index, (images, labels, bad_batch) in enumerate(_iterate(loader), start=progress.batches):
+        for index, (images, labels, bad_batch) in enumerate(_iterate(loader, state.device), start=progress.batches):
             wait += time.perf_counter() - tick
             _report_bad(bad_batch, progress)
             group = _group_size(index, len(loader), state.accum_steps)
@@ -164,11 +164,11 @@ def train_one_epoch(state: TrainState, loader: DataLoader, metric: TopkAcc, desc
     return _epoch_stats(state, metric, progress, wait, time.perf_counter() - start)
 
 
-def _iterate(loader: DataLoader):
+def _iterate(loader: DataLoader, device: torch.device):
     """``iter(loader)`` without the draw it takes from torch's RNG (its workers' base seed), so a
     run resumed mid-epoch draws dropout masks exactly as an uninterrupted one."""
     saved = torch.random.default_generator.get_state()
-    batches = device_batches(loader)
+    batches = device_batches(loader, device)
     torch.random.default_generator.set_state(saved)
     return batches
 
