@@ -148,3 +148,11 @@ def test_nvjpeg_matches_the_cpu_decode_within_a_few_grey_levels(jpeg_data, tmp_p
         assert xg.device.type == "cuda" and torch.equal(yg, yc) and bad_g == bad_c
         grey_levels = (xg.cpu() - xc).abs().mean() * 255 * 0.25  # the test config's std is 0.25
         assert grey_levels < 3
+
+
+def test_paddleclas_use_dali_decodes_both_splits_on_the_device(jpeg_data, tmp_path):
+    raw = tiny_config_dict(jpeg_data, tmp_path / "out")
+    raw["Global"]["use_dali"] = True
+    cfg = config_from_dict(raw)
+    assert cfg.DataLoader.Train.loader.decode_on_device and cfg.DataLoader.Eval.loader.decode_on_device
+    assert not config_from_dict(tiny_config_dict(jpeg_data, tmp_path / "out")).DataLoader.Train.loader.decode_on_device

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .schema_base import Section, not_yet
 from .schema_optim import LookaheadConfig, LRConfig, OptimizerConfig, RegularizerConfig
@@ -35,7 +35,9 @@ class GlobalConfig(Section):
 
     ``precision`` (``auto``: bf16 where the hardware runs it faster, see
     ``engine/fast_defaults.py``) applies when there is no ``AMP`` section; ``channels_last:
-    auto`` turns it on for convolutional nets.
+    auto`` turns it on for convolutional nets; ``cudnn_benchmark`` lets cuDNN time its
+    convolution algorithms for each new input shape on a GPU. ``use_dali`` (PaddleClas's GPU
+    decoding switch) sets ``loader.decode_on_device`` for both splits.
     """
 
     checkpoints: Optional[str] = None
@@ -58,6 +60,7 @@ class GlobalConfig(Section):
     strict_data: bool = False
     num_threads: Optional[int] = Field(None, ge=1)
     channels_last: bool | Literal["auto"] = "auto"
+    cudnn_benchmark: bool = True
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     accum_steps: int = Field(1, ge=1)
     auto_scale_lr: bool = False
@@ -65,7 +68,7 @@ class GlobalConfig(Section):
     to_static: bool = False
     sync_bn: bool = False
     use_visualdl: bool = not_yet(False)
-    use_dali: bool = not_yet(False)
+    use_dali: bool = False
     eval_mode: Optional[str] = not_yet(None)
     use_multilabel: bool = not_yet(False)
 
@@ -291,6 +294,16 @@ class Config(Section):
     Metric: MetricConfig = Field(default_factory=MetricConfig)
     AMP: Optional[AMPConfig] = None
     EMA: Optional[EMAConfig] = None
+
+    @model_validator(mode="after")
+    def _dali_decodes_on_device(self) -> "Config":
+        """``Global.use_dali`` (PaddleClas's GPU decoding switch) turns on
+        ``loader.decode_on_device`` for both splits: nvJPEG through torchvision, not DALI."""
+        if self.Global.use_dali:
+            for split in (self.DataLoader.Train, self.DataLoader.Eval):
+                if split is not None and not split.loader.decode_on_device:
+                    split.loader.decode_on_device = True
+        return self
 
     @property
     def class_num(self) -> int:

@@ -137,6 +137,9 @@ def _decide_fast_defaults(cfg: Config, device: torch.device, info: DistInfo, che
             cfg = cfg.model_copy(update={"AMP": None, "Global": cfg.Global.model_copy(update={"precision": "fp32"})})
             why = f"only {int(bf16)} of {info.world_size} processes found bf16 faster"
     log.info("precision %s, %d compute thread(s) (%s)", cfg.Global.precision, torch.get_num_threads(), why)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = cfg.Global.cudnn_benchmark
+        log.info("cudnn.benchmark %s (Global.cudnn_benchmark)", cfg.Global.cudnn_benchmark)
     return cfg
 
 
