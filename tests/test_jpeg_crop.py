@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from torchclas.data.jpeg_crop import DecodeRandCropImage, exif_orientation
+from torchclas.data.jpeg_crop import DecodeRandCropImage, DecodeResizeImage, exif_orientation
 from torchclas.data.pipeline import build_transforms
 from torchclas.data.transforms import ImageDecodeError
 
@@ -141,3 +141,53 @@ def test_loader_key_turns_it_off(tmp_path):
             "sampler": {"batch_size": 1}, "loader": {"fast_decode": fast}}}}).DataLoader.Train
         first = build_dataloader(split, class_num=1).base_dataset.transform.transforms[0]
         assert isinstance(first, DecodeRandCropImage) == fast
+
+
+EVAL = [{"DecodeImage": {"to_rgb": True}}, {"ResizeImage": {"resize_short": 64}}, {"CropImage": {"size": 56}}]
+
+
+def test_resize_is_fused_only_when_asked():
+    assert not any(isinstance(op, DecodeResizeImage) for op in build_transforms(EVAL, fast_decode=True).transforms)
+    fused = build_transforms(EVAL, fast_decode_resize=True).transforms
+    assert isinstance(fused[0], DecodeResizeImage) and len(fused) == 2
+
+
+@pytest.mark.parametrize("size, exact", [((1024, 768), False), ((200, 150), True), ((254, 260), True)])
+def test_resize_decode_keeps_the_size_and_is_close_or_exact(size, exact):
+    data = jpeg(photo(*size))
+    a, b = build_transforms(EVAL)(data), build_transforms(EVAL, fast_decode_resize=True)(data)
+    assert a.shape == b.shape == (3, 56, 56)
+    if exact:  # under four times the resized size: not downscaled, the exact ops run
+        assert torch.equal(a, b)
+    else:  # 768 / 64 = 12: decoded at 1/4 (192 >= 2 x 64); measured 0.3 mean here
+        diff = (a.float() - b.float()).abs()
+        assert 0 < diff.mean() < 1.5 and diff.max() < 24, (diff.mean(), diff.max())
+
+
+@pytest.mark.parametrize("kind", ["exif-rotated", "png"])
+def test_resize_decode_leaves_what_it_does_not_take_exact(kind):
+    array = photo(1024, 768)
+    if kind == "png":
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, "PNG")
+        data = buffer.getvalue()
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        data = jpeg(array, exif=exif)
+    assert torch.equal(build_transforms(EVAL)(data), build_transforms(EVAL, fast_decode_resize=True)(data))
+
+
+def test_predictor_and_loader_keys_turn_the_resize_decode_on(tmp_path):
+    from torchclas.config.schema import Config
+    from torchclas.data.loader import build_dataloader
+
+    (tmp_path / "a.jpg").write_bytes(jpeg(photo(320, 240)))
+    (tmp_path / "list.txt").write_text("a.jpg 0\n")
+    for on in (True, False):
+        split = Config.model_validate({"Arch": {"name": "ResNet18"}, "DataLoader": {"Eval": {
+            "dataset": {"name": "ImageNetDataset", "image_root": str(tmp_path),
+                        "cls_label_path": str(tmp_path / "list.txt"), "transform_ops": EVAL},
+            "sampler": {"batch_size": 1}, "loader": {"fast_decode_resize": on}}}}).DataLoader.Eval
+        first = build_dataloader(split, class_num=1).base_dataset.transform.transforms[0]
+        assert isinstance(first, DecodeResizeImage) == on

@@ -173,3 +173,17 @@ def test_package_level_predictor():
     if not hasattr(torchclas, "Predictor"):
         pytest.skip("torchclas/__init__.py does not re-export Predictor yet")
     assert torchclas.Predictor is Predictor
+
+
+def test_fast_decode_resize_is_close_on_a_large_jpeg_and_exact_on_small_files(setup, onnx_predictor, tmp_path):
+    from torchclas.data.jpeg_crop import DecodeResizeImage
+
+    fast = Predictor(setup[1] / "model.onnx", threads=1, fast_decode_resize=True)
+    assert isinstance(next(iter(fast.transforms.values())).transforms[0], DecodeResizeImage)
+    small = [r["scores"] for r in fast.predict(setup[2])]
+    assert small == [r["scores"] for r in onnx_predictor.predict(setup[2])]  # PNGs: the exact ops
+    photo = tmp_path / "photo.jpg"  # 480 / 36 > 8: decoded at 1/4 scale
+    random_image(9, (30, 40)).resize((640, 480), Image.BICUBIC).save(photo, quality=92)
+    got, want = fast.predict(photo)[0], onnx_predictor.predict(photo)[0]
+    assert got["class_ids"][0] == want["class_ids"][0]
+    np.testing.assert_allclose(got["scores"][0], want["scores"][0], atol=0.02)

@@ -129,6 +129,8 @@ def _add_predictor_args(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--no-spin", dest="spin", action="store_false",
                      help="onnxruntime: idle threads sleep instead of spin-waiting (for a machine shared with other work)")
     cmd.add_argument("--batch-size", type=int, default=16)
+    cmd.add_argument("--fast-decode-resize", action="store_true",
+                     help="decode large JPEGs at the DCT scale the resize allows (faster; not bit-exact with eval)")
     cmd.add_argument("--threshold", type=float, default=0.5, help="multi-label models: score to report a class")
 
 
@@ -250,7 +252,8 @@ def _predictor(args: argparse.Namespace, models: list[str]):
     return Predictor(models if len(models) > 1 else models[0], backend=args.backend, config=config,
                      topk=args.topk, threads=args.threads, batch_size=args.batch_size,
                      precision=args.precision, device=args.device, threshold=args.threshold,
-                     weights=getattr(args, "weights", None), spin=args.spin)
+                     weights=getattr(args, "weights", None), spin=args.spin,
+                     fast_decode_resize=args.fast_decode_resize)
 
 
 def _cmd_infer(args: argparse.Namespace) -> None:

@@ -198,6 +198,8 @@ class LoaderConfig(Section):
     batch ops), workers send uint8 images and the batch is normalised where it lands.
     ``fast_decode``: a ``DecodeImage`` directly followed by ``RandCropImage`` decodes JPEGs at
     1/2, 1/4 or 1/8 scale when the crop stays at least the output size (``data.jpeg_crop``).
+    ``fast_decode_resize``: the same for a ``DecodeImage`` followed by ``ResizeImage``, at the
+    scale that leaves at least twice the resized size; off by default, so eval stays exact.
     ``decode_on_device``: workers send JPEG bytes, and the batch is decoded and cropped on the
     training device (nvJPEG on a GPU; ``data.device_decode``).
     """
@@ -205,6 +207,7 @@ class LoaderConfig(Section):
     num_workers: int = Field(0, ge=0)
     late_normalize: bool = True
     fast_decode: bool = True
+    fast_decode_resize: bool = False
     decode_on_device: bool = False
     use_shared_memory: bool = True
     persistent_workers: bool = True

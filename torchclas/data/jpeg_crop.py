@@ -1,4 +1,5 @@
-"""``DecodeImage`` + ``RandCropImage`` in one step for JPEGs: decode only as much as the crop needs.
+"""``DecodeImage`` + ``RandCropImage`` (or ``ResizeImage``) in one step for JPEGs: decode only as
+much as the next op needs.
 
 A training crop is usually much smaller than the photo it comes from, and then resized down to
 224. libjpeg-turbo can decode a JPEG directly at 1/2, 1/4 or 1/8 of its size by dropping DCT
@@ -16,6 +17,10 @@ image full of edges and texture (``tests/test_jpeg_crop.py``). Where the crop is
 output size nothing is downscaled, and the result equals the exact ops'. Anything this path does
 not take (not a JPEG, CMYK, an EXIF rotation, a decoder warning) goes through the exact ops, with
 the same crop box.
+
+An eval or inference ``ResizeImage`` after ``DecodeImage`` can be fused the same way
+(`DecodeResizeImage`, opt-in): a large photo is decoded at the DCT scale that leaves it at
+least twice the resized size, then resized as before.
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from .transforms import DecodeImage, RandCropImage
+from .transforms import DecodeImage, RandCropImage, ResizeImage
 
-__all__ = ["DecodeRandCropImage", "exif_orientation", "fuse_decode_crop", "jpeg_header"]
+__all__ = ["DecodeRandCropImage", "DecodeResizeImage", "decode_scaled", "exif_orientation", "fuse_decode_crop",
+           "jpeg_header"]
 
 _SCALES = (8, 4, 2)
 _COLORSPACES = {"RGB", "YCbCr", "Gray"}  # what libjpeg turns into RGB or gray itself
@@ -99,13 +105,9 @@ class DecodeRandCropImage(v2.Transform):
         height, width = header
         params = self.crop.make_params([torch.empty(()).expand(1, height, width)])
         scale = self._scale(params)
-        try:
-            array = simplejpeg.decode_jpeg(data, colorspace=self.colorspace, strict=True,
-                                           min_height=math.ceil(height / scale),
-                                           min_width=math.ceil(width / scale))
-        except (ValueError, RuntimeError):  # libjpeg warned or failed: the exact path decides (and names why)
+        image = decode_scaled(data, self.colorspace, height, width, scale)
+        if image is None:  # libjpeg warned or failed: the exact path decides (and names why)
             return self._resized_crop(self.decode(data), params, 1.0, 1.0)
-        image = torch.from_numpy(array).permute(2, 0, 1)
         return self._resized_crop(image, params, image.shape[1] / height, image.shape[2] / width)
 
     def _scale(self, params: dict[str, int]) -> int:
@@ -125,13 +127,58 @@ class DecodeRandCropImage(v2.Transform):
         return tv_tensors.Image(out)
 
 
-def fuse_decode_crop(ops: list) -> list:
-    """``ops`` with each ``DecodeImage`` directly followed by a ``RandCropImage`` made one
-    `DecodeRandCropImage`; every other op is kept as it is."""
+class DecodeResizeImage(v2.Transform):
+    """``resize(decode(x))``, decoding JPEG bytes at a reduced DCT scale that still leaves the
+    image at least twice the output size in each direction (an eval or inference resize).
+
+    Built by `fuse_decode_crop` with ``resize=True`` from a ``DecodeImage`` directly followed by
+    a ``ResizeImage`` (``loader.fast_decode_resize``, ``Predictor(fast_decode_resize=True)``;
+    off by default, so that eval and inference stay exact). The output has exactly the exact
+    ops' size. Measured on a 4032x3024 photograph at ``resize_short: 256``: 0.30 grey levels of
+    mean absolute difference (max 3), decode + resize 82 -> 37 ms. An image under four times the
+    output size is not downscaled and goes through the exact ops, as does anything
+    `jpeg_header` does not take.
+    """
+
+    def __init__(self, decode: DecodeImage, resize: ResizeImage):
+        super().__init__()
+        self.decode, self.resize = decode, resize
+        self.colorspace = "GRAY" if decode.channel_num == 1 else "RGB"
+
+    def forward(self, inpt: Any) -> tv_tensors.Image:
+        data = inpt if isinstance(inpt, bytes) else None
+        header = jpeg_header(data) if data else None
+        if header is not None:
+            size = self.resize.target_size(*header)
+            scale = next((s for s in _SCALES if header[0] >= 2 * s * size[0] and header[1] >= 2 * s * size[1]), 1)
+            image = decode_scaled(data, self.colorspace, *header, scale) if scale > 1 else None
+            if image is not None:
+                return tv_tensors.Image(F.resize_image(image, size, interpolation=self.resize.interpolation,
+                                                       antialias=True))
+        return self.resize(self.decode(inpt))
+
+
+def decode_scaled(data: bytes, colorspace: str, height: int, width: int, scale: int) -> torch.Tensor | None:
+    """The JPEG decoded by libjpeg-turbo at ``1/scale`` of ``height`` x ``width`` (uint8 CHW);
+    None when libjpeg warns or fails, for the exact path to decide (and name why)."""
+    try:
+        array = simplejpeg.decode_jpeg(data, colorspace=colorspace, strict=True,
+                                       min_height=math.ceil(height / scale), min_width=math.ceil(width / scale))
+    except (ValueError, RuntimeError):
+        return None
+    return torch.from_numpy(array).permute(2, 0, 1)
+
+
+def fuse_decode_crop(ops: list, crop: bool = True, resize: bool = False) -> list:
+    """``ops`` with, when ``crop``, each ``DecodeImage`` directly followed by a ``RandCropImage``
+    made one `DecodeRandCropImage` and, when ``resize``, each followed by a ``ResizeImage`` made
+    one `DecodeResizeImage`; every other op is kept as it is."""
     fused: list = []
     for op in ops:
-        if isinstance(op, RandCropImage) and fused and type(fused[-1]) is DecodeImage:
+        if crop and isinstance(op, RandCropImage) and fused and type(fused[-1]) is DecodeImage:
             fused.append(DecodeRandCropImage(fused.pop(), op))
+        elif resize and isinstance(op, ResizeImage) and fused and type(fused[-1]) is DecodeImage:
+            fused.append(DecodeResizeImage(fused.pop(), op))
         else:
             fused.append(op)
     return fused

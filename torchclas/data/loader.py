@@ -129,7 +129,8 @@ def _split_transforms(split: SplitConfig, strict: bool) -> tuple[Callable, Calla
     late_normalize = None
     if loader.late_normalize and not batch_ops:
         ops, late_normalize = split_late_normalize(ops, "dataset.transform_ops")
-    return build_transforms(ops, fast_decode=loader.fast_decode), late_normalize, None
+    transform = build_transforms(ops, fast_decode=loader.fast_decode, fast_decode_resize=loader.fast_decode_resize)
+    return transform, late_normalize, None
 
 
 class DeviceBatchLoader(DataLoader):

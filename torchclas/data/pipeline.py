@@ -108,12 +108,15 @@ def check_ops(ops: Any, where: str) -> list[str]:
     return skipped
 
 
-def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool = False) -> Callable:
+def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool = False,
+                     fast_decode_resize: bool = False) -> Callable:
     """Build one callable from a YAML op list; None or [] gives the identity.
 
     Ops in NOT_YET_IMPLEMENTED_OPS are skipped with a warning naming them. ``fast_decode`` fuses a
     ``DecodeImage`` followed by a ``RandCropImage`` into one op that decodes JPEGs at a reduced
-    DCT scale when the crop allows (`jpeg_crop.DecodeRandCropImage`; within a stated tolerance).
+    DCT scale when the crop allows (`jpeg_crop.DecodeRandCropImage`; within a stated tolerance);
+    ``fast_decode_resize`` does the same for a ``DecodeImage`` followed by a ``ResizeImage``
+    (`jpeg_crop.DecodeResizeImage`).
 
     Example:
         >>> tf = build_transforms([{"DecodeImage": None}, {"ResizeImage": {"size": 224}},
@@ -122,8 +125,8 @@ def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool =
         torch.Size([3, 224, 224])
     """
     built = build_ops(ops, where)
-    if fast_decode:
-        built = fuse_decode_crop(built)
+    if fast_decode or fast_decode_resize:
+        built = fuse_decode_crop(built, crop=fast_decode, resize=fast_decode_resize)
     return v2.Compose(built) if built else v2.Identity()
 
 
