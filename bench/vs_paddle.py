@@ -127,7 +127,8 @@ def paddle_round(python: Path, name: str, work: Path, threads: int, repeats: tup
     return {k: (v[1], v[16]) for k, v in rows.items()}
 
 
-def train_briefly(name: str, data: Path, seconds: float, size: int = 32) -> tuple[torch.nn.Module, float]:
+def train_briefly(name: str, data: Path, seconds: float, size: int = 32,
+                  label_smoothing: float = 0.1) -> tuple[torch.nn.Module, float]:
     """Train ``name`` from scratch on Fashion-MNIST (gray to RGB, ``size``) for ``seconds``, LR cosine to 0."""
     from torchclas.data.fashion_mnist import DEFAULT_SOURCE, read_idx
 
@@ -149,7 +150,7 @@ def train_briefly(name: str, data: Path, seconds: float, size: int = 32) -> tupl
         for group in optimizer.param_groups:
             group["lr"] = 2e-3 * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
         idx = order[(step * 128) % len(x):(step * 128) % len(x) + 128]
-        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx], label_smoothing=0.1)
+        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx], label_smoothing=label_smoothing)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

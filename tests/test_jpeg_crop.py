@@ -128,21 +128,6 @@ def test_a_broken_jpeg_fails_as_the_exact_path_does():
         assert fused(truncated).shape == expected.shape
 
 
-def test_loader_key_turns_it_off(tmp_path):
-    from torchclas.config.schema import Config
-    from torchclas.data.loader import build_dataloader
-
-    (tmp_path / "a.jpg").write_bytes(jpeg(photo(320, 240)))
-    (tmp_path / "list.txt").write_text("a.jpg 0\n")
-    for fast in (True, False):
-        split = Config.model_validate({"Arch": {"name": "ResNet18"}, "DataLoader": {"Train": {
-            "dataset": {"name": "ImageNetDataset", "image_root": str(tmp_path),
-                        "cls_label_path": str(tmp_path / "list.txt"), "transform_ops": OPS},
-            "sampler": {"batch_size": 1}, "loader": {"fast_decode": fast}}}}).DataLoader.Train
-        first = build_dataloader(split, class_num=1).base_dataset.transform.transforms[0]
-        assert isinstance(first, DecodeRandCropImage) == fast
-
-
 EVAL = [{"DecodeImage": {"to_rgb": True}}, {"ResizeImage": {"resize_short": 64}}, {"CropImage": {"size": 56}}]
 
 
@@ -178,16 +163,17 @@ def test_resize_decode_leaves_what_it_does_not_take_exact(kind):
     assert torch.equal(build_transforms(EVAL)(data), build_transforms(EVAL, fast_decode_resize=True)(data))
 
 
-def test_predictor_and_loader_keys_turn_the_resize_decode_on(tmp_path):
+@pytest.mark.parametrize("key, fused_class", [("fast_decode", DecodeRandCropImage), ("fast_decode_resize", DecodeResizeImage)])
+def test_loader_keys_turn_the_fused_decodes_on_and_off(tmp_path, key, fused_class):
     from torchclas.config.schema import Config
     from torchclas.data.loader import build_dataloader
 
     (tmp_path / "a.jpg").write_bytes(jpeg(photo(320, 240)))
     (tmp_path / "list.txt").write_text("a.jpg 0\n")
     for on in (True, False):
-        split = Config.model_validate({"Arch": {"name": "ResNet18"}, "DataLoader": {"Eval": {
+        split = Config.model_validate({"Arch": {"name": "ResNet18"}, "DataLoader": {"Train": {
             "dataset": {"name": "ImageNetDataset", "image_root": str(tmp_path),
-                        "cls_label_path": str(tmp_path / "list.txt"), "transform_ops": EVAL},
-            "sampler": {"batch_size": 1}, "loader": {"fast_decode_resize": on}}}}).DataLoader.Eval
+                        "cls_label_path": str(tmp_path / "list.txt"), "transform_ops": OPS if key == "fast_decode" else EVAL},
+            "sampler": {"batch_size": 1}, "loader": {"fast_decode": False, key: on}}}}).DataLoader.Train
         first = build_dataloader(split, class_num=1).base_dataset.transform.transforms[0]
-        assert isinstance(first, DecodeResizeImage) == on
+        assert isinstance(first, fused_class) == on
