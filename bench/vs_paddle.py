@@ -129,7 +129,7 @@ def paddle_round(python: Path, name: str, work: Path, threads: int, repeats: tup
 
 def train_briefly(name: str, data: Path, seconds: float, size: int = 32,
                   label_smoothing: float = 0.1) -> tuple[torch.nn.Module, float]:
-    """Train ``name`` from scratch on Fashion-MNIST (gray to RGB, ``size``) for ``seconds``, LR cosine to 0."""
+    """Train ``name`` from scratch on Fashion-MNIST (gray to RGB, ``size``) for ``seconds``."""
     from torchclas.data.fashion_mnist import DEFAULT_SOURCE, read_idx
 
     images = read_idx(Path(DEFAULT_SOURCE) / "train-images-idx3-ubyte.gz")
@@ -145,7 +145,7 @@ def train_briefly(name: str, data: Path, seconds: float, size: int = 32,
     start, step, seen = time.perf_counter(), 0, 0
     order = torch.randperm(len(x))
     while (elapsed := time.perf_counter() - start) < seconds:
-        # Cosine decay over the time budget: a model that ends at a low LR has the wide top-1
+        # Cosine decay over the time budget: a model that ends at a low LR has the wider top-1
         # margins of a trained one, which is what agreement should be measured on.
         for group in optimizer.param_groups:
             group["lr"] = 2e-3 * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
