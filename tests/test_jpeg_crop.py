@@ -163,8 +163,9 @@ def test_resize_decode_leaves_what_it_does_not_take_exact(kind):
     assert torch.equal(build_transforms(EVAL)(data), build_transforms(EVAL, fast_decode_resize=True)(data))
 
 
-@pytest.mark.parametrize("key, fused_class", [("fast_decode", DecodeRandCropImage), ("fast_decode_resize", DecodeResizeImage)])
-def test_loader_keys_turn_the_fused_decodes_on_and_off(tmp_path, key, fused_class):
+@pytest.mark.parametrize("key, ops, fused_class", [("fast_decode", OPS, DecodeRandCropImage),
+                                                  ("fast_decode_resize", EVAL, DecodeResizeImage)])
+def test_loader_keys_turn_the_fused_decodes_on_and_off(tmp_path, key, ops, fused_class):
     from torchclas.config.schema import Config
     from torchclas.data.loader import build_dataloader
 
@@ -173,7 +174,7 @@ def test_loader_keys_turn_the_fused_decodes_on_and_off(tmp_path, key, fused_clas
     for on in (True, False):
         split = Config.model_validate({"Arch": {"name": "ResNet18"}, "DataLoader": {"Train": {
             "dataset": {"name": "ImageNetDataset", "image_root": str(tmp_path),
-                        "cls_label_path": str(tmp_path / "list.txt"), "transform_ops": OPS if key == "fast_decode" else EVAL},
+                        "cls_label_path": str(tmp_path / "list.txt"), "transform_ops": ops},
             "sampler": {"batch_size": 1}, "loader": {"fast_decode": False, key: on}}}}).DataLoader.Train
         first = build_dataloader(split, class_num=1).base_dataset.transform.transforms[0]
         assert isinstance(first, fused_class) == on

@@ -33,7 +33,8 @@ class _PreprocessDataset(Dataset):
     Holds op lists, not built transforms or sessions, so it pickles for any start method.
     """
 
-    def __init__(self, paths: list[Path], ops_by_key: dict[str, list[dict[str, Any]]], fast_decode_resize: bool = False):
+    def __init__(self, paths: list[Path], ops_by_key: dict[str, list[dict[str, Any]]],
+                 fast_decode_resize: bool = False):
         self.paths = paths
         self.ops_by_key = ops_by_key
         self.fast_decode_resize = fast_decode_resize
@@ -44,7 +45,8 @@ class _PreprocessDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[str, dict[str, torch.Tensor] | str]:
         if self.transforms is None:
-            self.transforms = {k: build_transforms(_with_decode(ops), "preprocess", fast_decode_resize=self.fast_decode_resize)
+            self.transforms = {k: build_transforms(_with_decode(ops), "preprocess",
+                                                   fast_decode_resize=self.fast_decode_resize)
                                for k, ops in self.ops_by_key.items()}
         path = self.paths[index]
         try:
@@ -133,8 +135,8 @@ def _batches(predictor: Predictor, paths: list[Path], workers: int, topk: int | 
     if not paths:
         return
     ops = {key: member.metadata["preprocess"] for key, member in zip(predictor.member_keys, predictor.members)}
-    loader = DataLoader(_PreprocessDataset(paths, ops, predictor.fast_decode_resize), batch_size=predictor.batch_size, num_workers=workers,
-                        collate_fn=list, multiprocessing_context="spawn" if workers else None,
+    loader = DataLoader(_PreprocessDataset(paths, ops, predictor.fast_decode_resize), batch_size=predictor.batch_size,
+                        num_workers=workers, collate_fn=list, multiprocessing_context="spawn" if workers else None,
                         persistent_workers=False, prefetch_factor=4 if workers else None)
     for batch in loader:
         items = [ImageInput(name, Path(name)) for name, _ in batch]
