@@ -110,3 +110,65 @@ def test_a_run_logs_its_choices_and_resumes_with_them(tmp_path, tiny_data, monke
     caplog.clear()
     train(cfg.model_copy(update={"Global": cfg.Global.model_copy(update={"checkpoints": "auto", "epochs": 2})}))
     assert "precision bf16, 1 compute thread(s) (as in the checkpoint this run resumes)" in caplog.text
+
+
+class _Timings:
+    """A stand-in for ``conv_probe`` whose answers the test changes, counting its calls."""
+
+    def __init__(self, seconds: dict[int, float]):
+        self.seconds, self.calls = seconds, 0
+
+    def __call__(self, threads: int, bf16: bool, repeats: int = 3) -> float:
+        self.calls += 1
+        return self.seconds[threads]
+
+
+def test_thread_watch_reprobes_a_collapsed_epoch_and_comes_back():
+    previous = torch.get_num_threads()
+    probe = _Timings({1: 0.05, 2: 0.01})
+    watch = fast_defaults.ThreadWatch([1, 2], bf16=True, probe=probe)
+    try:
+        torch.set_num_threads(2)
+        assert watch.after_epoch(100.0) is None and watch.after_epoch(60.0) is None
+        assert probe.calls == 0  # on all its threads and not under half the best: no probe
+        probe.seconds = {1: 0.01, 2: 0.20}  # another process took a core
+        change = watch.after_epoch(30.0)
+        assert torch.get_num_threads() == 1 and probe.calls == 2
+        assert change.startswith("compute threads 2 -> 1 (the epoch ran at 30.0 img/s, under half of 100.0")
+        probe.seconds = {1: 0.01, 2: 0.011}  # not 1.2x faster: stays
+        assert watch.after_epoch(45.0) is None and torch.get_num_threads() == 1
+        probe.seconds = {1: 0.02, 2: 0.01}  # the core is free again
+        assert "1 -> 2 (back to more threads" in watch.after_epoch(45.0)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_a_run_whose_threads_were_probed_is_watched(tmp_path, tiny_data, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="torchclas")
+    monkeypatch.setattr("torchclas.engine.runtime.os.cpu_count", lambda: 2)
+    monkeypatch.setattr(fast_defaults, "cpu_flags", lambda: frozenset())
+    probe = _Timings({1: 0.01, 2: 0.05})  # the start: one thread is faster
+    monkeypatch.setattr(fast_defaults, "conv_probe", probe)
+    previous = torch.get_num_threads()
+    raw = tiny_config_dict(tiny_data, tmp_path / "out", epochs=2)
+    del raw["Global"]["num_threads"]
+    raw["Global"]["precision"] = "auto"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    try:
+        from torchclas.engine import loop
+
+        real_epoch = loop.train_one_epoch
+
+        def epoch_then_free_core(*args, **kwargs):
+            stats = real_epoch(*args, **kwargs)
+            probe.seconds = {1: 0.05, 2: 0.01}
+            return stats
+
+        monkeypatch.setattr("torchclas.engine.trainer.train_one_epoch", epoch_then_free_core)
+        train(load_config(path))
+    finally:
+        torch.set_num_threads(previous)
+    assert "precision fp32, 1 compute thread(s)" in caplog.text
+    assert "compute threads 1 -> 2 (back to more threads" in caplog.text

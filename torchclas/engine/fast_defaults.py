@@ -14,6 +14,11 @@
 ``MIN_CONVS`` ``Conv2d`` layers), where oneDNN and cuDNN run convolutions faster in NHWC.
 Every decision is logged with its reason; a resumed run keeps the precision and threads it
 started with (thread counts can change float rounding, so a resume stays bit-exact).
+
+A thread count the probe chose is watched during the run (`ThreadWatch`): when an epoch runs at
+under half the speed of the best epoch on that count (another process took a core), or while
+the run is on fewer threads than it may use, the probe runs again after the epoch (~0.2 s) and
+the run moves to the other count when that is at least ``PROBE_MIN_SPEEDUP`` times faster.
 """
 
 from __future__ import annotations
@@ -28,13 +33,15 @@ from torch import nn
 from ..config.schema import AMPConfig, Config
 from .precision import amp_dtype
 
-__all__ = ["BF16_FLAGS", "cpu_flags", "conv_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE_MIN_SPEEDUP"]
+__all__ = ["BF16_FLAGS", "cpu_flags", "conv_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE_MIN_SPEEDUP",
+           "ThreadWatch", "REPROBE_BELOW"]
 
 log = logging.getLogger("torchclas")
 
 MIN_CONVS = 4
 BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # CPU flags of native bfloat16 arithmetic
 PROBE_MIN_SPEEDUP = 1.2  # bf16 must beat fp32 by this much: the probe is a proxy for the model
+REPROBE_BELOW = 0.5  # an epoch under this share of the best speed on its thread count re-probes
 _AMP = {"bf16": "bfloat16", "fp16": "float16"}
 _NAMES = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
@@ -143,3 +150,40 @@ def _with(cfg: Config, precision: str, keep_amp: bool = False) -> Config:
 def is_conv_net(net: nn.Module) -> bool:
     """At least ``MIN_CONVS`` ``Conv2d`` layers: a net that channels_last speeds up."""
     return sum(isinstance(m, nn.Conv2d) for m in net.modules()) >= MIN_CONVS
+
+
+class ThreadWatch:
+    """Re-decides the compute thread count between epochs of a CPU run whose count the probe chose.
+
+    Args:
+        candidates: the thread counts to choose among (1 and the cores the run may use).
+        bf16: probe under bfloat16 autocast (the run's precision).
+        probe: ``probe(threads, bf16) -> seconds``; None: `conv_probe`.
+
+    Example:
+        >>> watch = ThreadWatch([1, 2], bf16=True)
+        >>> watch.after_epoch(ips=40.0) is None  # the first epoch sets the reference
+        True
+    """
+
+    def __init__(self, candidates: list[int], bf16: bool, probe=None):
+        self.candidates, self.bf16 = sorted(set(candidates)), bf16
+        self.probe = probe if probe is not None else conv_probe
+        self.best: dict[int, float] = {}
+
+    def after_epoch(self, ips: float) -> str | None:
+        """Note an epoch's images/s; re-probe when it calls for it. Returns what changed, or None."""
+        threads = torch.get_num_threads()
+        best = self.best.get(threads, 0.0)
+        self.best[threads] = max(best, ips)
+        slow = best > 0 and ips < REPROBE_BELOW * best
+        if not slow and threads >= self.candidates[-1]:
+            return None
+        times = {t: self.probe(t, self.bf16) for t in self.candidates}
+        fastest = min(times, key=times.get)
+        if fastest == threads or times.get(threads, float("inf")) < PROBE_MIN_SPEEDUP * times[fastest]:
+            return None
+        torch.set_num_threads(fastest)
+        measured = ", ".join(f"{1000 * times[t]:.1f} ms on {t}" for t in self.candidates)
+        why = f"the epoch ran at {ips:.1f} img/s, under half of {best:.1f}" if slow else "back to more threads"
+        return f"compute threads {threads} -> {fastest} ({why}; probe conv fwd+bwd: {measured})"

@@ -60,6 +60,7 @@ class TrainState:
     resume_progress: dict[str, Any] | None = None
     last_checkpoint: Path | None = None
     rollbacks: int = 0
+    thread_watch: Any = None  # fast_defaults.ThreadWatch when the probe chose the thread count
 
     @property
     def eval_model(self) -> nn.Module:

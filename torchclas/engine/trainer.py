@@ -29,7 +29,7 @@ from .loop import EpochProgress, NonFiniteLoss, TrainState, train_one_epoch
 from .metrics import MetricsLog, build_metric
 from .recovery import (check_free_space, checkpoint_bytes, checkpoint_fast_defaults, resolve_resume, resume,
                        rollback, save_training_checkpoint)
-from .fast_defaults import resolve_precision
+from .fast_defaults import ThreadWatch, resolve_precision
 from .signals import TrainingStopped, stop_on_signals
 from .progress import console, summary_line
 from .runtime import attach_log_file, configure_threads, run_dir, seed_everything, select_device
@@ -86,8 +86,11 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
         raise ValueError("DataLoader.Train yields no batch (empty list, or drop_last with too few images)")
     counts = label_counts(train_loader.base_dataset, cfg.class_num)
     checkpoint = _find_checkpoint(cfg, info, out)
+    max_threads, probed_threads = torch.get_num_threads(), cfg.Global.num_threads is None
     cfg = _decide_fast_defaults(cfg, device, info, checkpoint)
     state = build_train_state(cfg, device, info, len(train_loader), counts)
+    if probed_threads and device.type == "cpu" and max_threads > 1 and not info.enabled:
+        state.thread_watch = ThreadWatch([1, max_threads], bf16=cfg.Global.precision == "bf16")
     metrics_log = MetricsLog(out / "metrics.jsonl")
     bad_log = BadImageLog(out / "bad_images.txt")
     if info.is_main:
@@ -180,6 +183,8 @@ def _epochs(cfg: Config, state: TrainState, seed: int, loaders: tuple[DataLoader
         stats = train_one_epoch(state, train_loader, train_metric, f"epoch {epoch}/{epochs}",
                                 cfg.Global.print_batch_step, progress,
                                 _mid_epoch_saver(cfg, state, epoch, len(train_loader), out))
+        if state.thread_watch is not None and (change := state.thread_watch.after_epoch(stats["ips"])):
+            log.warning(change)
         evaluation = None
         if eval_loader is not None and (epoch % cfg.Global.eval_interval == 0 or epoch == epochs):
             fp16_test = cfg.AMP is not None and cfg.AMP.use_fp16_test
