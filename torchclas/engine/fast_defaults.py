@@ -17,7 +17,7 @@ started with (thread counts can change float rounding, so a resume stays bit-exa
 
 A thread count the probe chose is watched during the run (`ThreadWatch`): when an epoch runs at
 under half the speed of the best epoch on that count (another process took a core), or while
-the run is on fewer threads than it may use, the probe runs again after the epoch (~0.2 s) and
+the run is on fewer threads than it may use, the probe runs again after the epoch (0.1-0.2 s) and
 the run moves to the other count when that is at least ``PROBE_MIN_SPEEDUP`` times faster.
 """
 
