@@ -212,7 +212,7 @@ def main() -> None:
     parser.add_argument("--skip-agreement", action="store_true")
     parser.add_argument("--skip-speed", action="store_true", help="only the agreement part (no Paddle needed)")
     parser.add_argument("--train-seconds", type=float, default=300.0,
-                        help="per architecture; at 120 s MobileNetV3 reached 70% and bf16 agreed on 98.5%")
+                        help="per architecture; at 120 s MobileNetV3 reached 70%% and bf16 agreed on 98.5%%")
     parser.add_argument("--eval-size", type=int, default=2000)
     parser.add_argument("--calibration-method", default="minmax-mean",
                         choices=["minmax-mean", "minmax", "percentile", "entropy"])
