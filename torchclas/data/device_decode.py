@@ -84,8 +84,7 @@ class DeviceDecode:
         self.mode = ImageReadMode.GRAY if self.decode.channel_num == 1 else ImageReadMode.RGB
 
     def __call__(self, inpt: Any) -> EncodedImage | torch.Tensor:
-        data = bytes(inpt) if isinstance(inpt, (bytes, bytearray, memoryview)) else None
-        header = jpeg_header(data) if data else None
+        header = jpeg_header(inpt)
         if header is None:  # the exact path, in the worker
             image = self.decode(inpt)
             for op in self.ops:
@@ -96,7 +95,7 @@ class DeviceDecode:
         for op in self.ops:
             params.append(op.make_params([torch.empty(()).expand(self.decode.channel_num, height, width)]))
             height, width = _output_size(op, height, width)
-        return EncodedImage(torch.frombuffer(bytearray(data), dtype=torch.uint8), params)
+        return EncodedImage(torch.frombuffer(bytearray(inpt), dtype=torch.uint8), params)
 
     def finish(self, batch: tuple[Any, torch.Tensor, list], device: torch.device
                ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:

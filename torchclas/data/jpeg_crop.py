@@ -57,10 +57,11 @@ def exif_orientation(data: bytes) -> int:
     return 1
 
 
-def jpeg_header(data: bytes) -> tuple[int, int] | None:
-    """``(height, width)`` of a JPEG that decodes to RGB or gray as it is stored (no EXIF
-    rotation, not CMYK); None for anything else, which then takes the exact decode path."""
-    if data[:2] != b"\xff\xd8" or exif_orientation(data) != 1:
+def jpeg_header(data: Any) -> tuple[int, int] | None:
+    """``(height, width)`` when ``data`` is the bytes of a JPEG that decodes to RGB or gray as it
+    is stored (no EXIF rotation, not CMYK); None for anything else (other input types too), which
+    then takes the exact decode path."""
+    if not isinstance(data, (bytes, bytearray)) or data[:2] != b"\xff\xd8" or exif_orientation(data) != 1:
         return None
     try:
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
@@ -98,16 +99,15 @@ class DecodeRandCropImage(v2.Transform):
         self.colorspace = "GRAY" if decode.channel_num == 1 else "RGB"
 
     def forward(self, inpt: Any) -> tv_tensors.Image:
-        data = inpt if isinstance(inpt, bytes) else None
-        header = jpeg_header(data) if data else None
+        header = jpeg_header(inpt)
         if header is None:
             return self.crop(self.decode(inpt))
         height, width = header
         params = self.crop.make_params([torch.empty(()).expand(1, height, width)])
         scale = self._scale(params)
-        image = decode_scaled(data, self.colorspace, height, width, scale)
+        image = decode_scaled(inpt, self.colorspace, height, width, scale)
         if image is None:  # libjpeg warned or failed: the exact path decides (and names why)
-            return self._resized_crop(self.decode(data), params, 1.0, 1.0)
+            return self._resized_crop(self.decode(inpt), params, 1.0, 1.0)
         return self._resized_crop(image, params, image.shape[1] / height, image.shape[2] / width)
 
     def _scale(self, params: dict[str, int]) -> int:
@@ -146,12 +146,11 @@ class DecodeResizeImage(v2.Transform):
         self.colorspace = "GRAY" if decode.channel_num == 1 else "RGB"
 
     def forward(self, inpt: Any) -> tv_tensors.Image:
-        data = inpt if isinstance(inpt, bytes) else None
-        header = jpeg_header(data) if data else None
+        header = jpeg_header(inpt)
         if header is not None:
             size = self.resize.target_size(*header)
             scale = next((s for s in _SCALES if header[0] >= 2 * s * size[0] and header[1] >= 2 * s * size[1]), 1)
-            image = decode_scaled(data, self.colorspace, *header, scale) if scale > 1 else None
+            image = decode_scaled(inpt, self.colorspace, *header, scale) if scale > 1 else None
             if image is not None:
                 return tv_tensors.Image(F.resize_image(image, size, interpolation=self.resize.interpolation,
                                                        antialias=True))
