@@ -29,16 +29,45 @@ def test_int8_onnx_is_quantised_reports_agreement_and_runs(setup, tmp_path):
     assert report["drop"] == pytest.approx(report["top1_fp32"] - report["top1"])
     graph = onnx.load(str(tmp_path / "m.onnx")).graph
     assert sum(n.op_type == "QuantizeLinear" for n in graph.node) > 10
-    assert read_onnx_metadata(tmp_path / "m.onnx")["precision"] == "int8"
+    meta = read_onnx_metadata(tmp_path / "m.onnx")
+    assert meta["precision"] == "int8" and meta["quantizer"] == "nncf"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]  # no calibration leftovers
-    predictor = Predictor(tmp_path / "m.onnx")
-    assert predictor.backend == "onnxruntime" and len(predictor.predict(data / "val_list.txt")) == 24
+    predictor = Predictor(tmp_path / "m.onnx")  # NNCF's graph: openvino runs its int8 kernels
+    assert predictor.backend == "openvino" and len(predictor.predict(data / "val_list.txt")) == 24
+    on_ort = Predictor(tmp_path / "m.onnx", backend="onnxruntime").predict(data / "val_list.txt")
+    assert [r["class_ids"][0] for r in on_ort] == [r["class_ids"][0] for r in predictor.predict(data / "val_list.txt")]
+
+
+def producers(graph: onnx.GraphProto) -> dict[str, str]:
+    return {o: n.op_type for n in graph.node for o in n.output}
+
+
+def test_nncf_quantises_conv_inputs_and_onnxruntime_conv_outputs_too(setup, tmp_path):
+    cfg, _, data = setup
+    export_model(cfg, tmp_path / "n.onnx", precision="int8", calibration=data / "train", max_drop=100, int8_target=0)
+    graph = onnx.load(str(tmp_path / "n.onnx")).graph
+    source, convs = producers(graph), [n for n in graph.node if n.op_type == "Conv"]
+    quantized_in = [n for n in convs if source.get(n.input[0]) == "DequantizeLinear"]
+    # every conv input but the squeeze-excite gates' (NNCF keeps SE blocks in float) is quantised ...
+    assert {n.name for n in convs} - {n.name for n in quantized_in} <= {n.name for n in convs if "/se/" in n.name}
+    assert len(quantized_in) >= len(convs) - 4
+    # ... and no conv output: the activation after it runs in float up to the next conv's quantiser
+    consumers = {i: n.op_type for n in graph.node for i in n.input}
+    assert not any(consumers.get(n.output[0]) == "QuantizeLinear" for n in convs)
+
+    info = export_model(cfg, tmp_path / "o.onnx", precision="int8", calibration=data / "train", max_drop=100,
+                        int8_target=0, int8_quantizer="onnxruntime", calibration_method="entropy")
+    assert info["int8"]["float_blocks"] == [] and read_onnx_metadata(tmp_path / "o.onnx")["quantizer"] == "onnxruntime"
+    graph = onnx.load(str(tmp_path / "o.onnx")).graph
+    consumers = {i: n.op_type for n in graph.node for i in n.input}
+    assert all(consumers.get(n.output[0]) == "QuantizeLinear" for n in graph.node if n.op_type == "Conv")
+    assert Predictor(tmp_path / "o.onnx").backend == "onnxruntime"  # its QLinearConv kernels
 
 
 def test_int8_openvino_runs_the_same_quantised_graph(setup, tmp_path):
     cfg, _, data = setup
     info = export_model(cfg, tmp_path / "m.xml", format="openvino", precision="int8",
-                        calibration=data / "train", calibration_method="percentile", max_drop=100)
+                        calibration=data / "train", calibration_method="percentile", max_drop=100, int8_target=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin", "m.xml"]
     assert info["agreement"]["images"] == 24
     results = Predictor(tmp_path / "m.xml").predict(data / "val_list.txt")
@@ -57,12 +86,13 @@ def test_int8_target_keeps_the_worst_blocks_in_fp32(setup, tmp_path):
     plain = export_model(cfg, tmp_path / "plain.onnx", precision="int8", calibration=data / "train", max_drop=100,
                          int8_target=0)
     assert plain["int8"] == {"images": 48, "float_blocks": [], "calibration_agreement": None}  # all of train/
-    assert float_convs(tmp_path / "plain.onnx") == set()
+    unquantized = float_convs(tmp_path / "plain.onnx")
+    assert all("/se/" in name for name in unquantized)  # NNCF's own choice: squeeze-excite gates stay float
     info = export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data / "train", max_drop=100,
                         int8_target=100, int8_max_float_blocks=2)
     blocks = info["int8"]["float_blocks"]
     assert 1 <= len(blocks) <= 2 and 0 <= info["int8"]["calibration_agreement"] <= 100
-    kept = float_convs(tmp_path / "m.onnx")
+    kept = float_convs(tmp_path / "m.onnx") - unquantized
     assert kept and all(any(name.startswith(b + "/") for b in blocks) for name in kept)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "plain.onnx"]  # no trial models left
     with pytest.raises(ValueError, match=r"--int8-target must be a top-1 agreement in \[0, 100\] %, got 101"):
@@ -73,7 +103,8 @@ def test_a_drop_over_max_drop_is_refused_with_the_numbers(setup, tmp_path):
     cfg, _, data = setup
     with pytest.raises(RuntimeError, match=r"m.onnx: int8 drops top-1 by -?\d+\.\d\d points \(top-1 .*% vs .*% "
                                            r"in fp32, 24 images\), more than --max-drop -100"):
-        export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data / "train", max_drop=-100)
+        export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data / "train", max_drop=-100,
+                     int8_target=0)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(RuntimeError, match=r"agrees with fp32 on 97.00% of images, 100 images\), more than --max-drop 1"):
         check_drop({"drop": 3.0, "agreement": 97.0, "images": 100, "top1": None}, "bf16", 1.0, "x.onnx")
@@ -102,8 +133,12 @@ def test_bad_precision_requests_are_named(setup, tmp_path):
     with pytest.raises(ValueError, match="unknown precision 'int4'"):
         export_model(cfg, tmp_path / "m.onnx", precision="int4")
     with pytest.raises(ValueError, match="unknown calibration method 'median'; "
-                                         "valid: minmax-mean, minmax, percentile, entropy"):
+                                         "valid: auto, minmax-mean, minmax, percentile, entropy"):
         export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data, calibration_method="median")
+    with pytest.raises(ValueError, match="calibration method 'entropy' is onnxruntime's; with --int8-quantizer nncf"):
+        export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data, calibration_method="entropy")
+    with pytest.raises(ValueError, match="unknown INT8 quantizer 'tensorrt'; valid: nncf, onnxruntime"):
+        export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data, int8_quantizer="tensorrt")
     with pytest.raises(FileNotFoundError, match="calibration folder not found"):
         export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=tmp_path / "nope")
     assert list(tmp_path.iterdir()) == []

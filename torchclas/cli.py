@@ -72,9 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"])
     export.add_argument("--calibration", default=None, metavar="DIR", help="int8: folder of calibration images")
     export.add_argument("--calibration-size", type=int, default=128, help="int8: at most this many images")
-    export.add_argument("--calibration-method", default="minmax-mean",
-                        choices=["minmax-mean", "minmax", "percentile", "entropy"],
-                        help="int8 activation ranges (minmax-mean: mean over batches of the batch extremes)")
+    export.add_argument("--int8-quantizer", default="nncf", choices=["nncf", "onnxruntime"],
+                        help="int8: NNCF (quantises Conv/Gemm inputs; fastest on openvino) or onnxruntime's "
+                             "quantize_static")
+    export.add_argument("--calibration-method", default="auto",
+                        choices=["auto", "minmax-mean", "minmax", "percentile", "entropy"],
+                        help="int8 activation ranges (auto: the quantizer's own; minmax-mean: mean over batches "
+                             "of the batch extremes; entropy: onnxruntime only)")
     export.add_argument("--int8-target", type=float, default=99.0, metavar="PCT",
                         help="int8: keep the blocks that quantise worst in fp32 until top-1 agrees with fp32 on "
                              "PCT %% of the calibration images (0: quantise every block)")
@@ -215,7 +219,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
                         multilabel=args.multilabel, calibration=args.calibration,
                         calibration_size=args.calibration_size, calibration_method=args.calibration_method,
                         int8_target=args.int8_target, int8_max_float_blocks=args.int8_max_float_blocks,
-                        eval_list=args.eval_list,
+                        int8_quantizer=args.int8_quantizer, eval_list=args.eval_list,
                         eval_size=args.eval_size, max_drop=args.max_drop)
     print(f"exported {info['path']} ({info['format']} {info['precision']}, input {info['input_size']}, "
           f"{info['class_num']} classes{', re-parameterised' if info['reparameterized'] else ''}, "

@@ -22,6 +22,7 @@ from .metadata import build_metadata
 from .model import build_inference_model, checkpoint_class_num, has_train_time_branches
 from .onnx_export import MIN_OPSET, export_onnx_file, write_onnx_metadata
 from .precision import PRECISIONS, check_drop, cpu_has_bf16, eval_images, quantize_onnx_int8, top1_agreement
+from .quantizers import check_quantizer
 
 __all__ = ["FORMATS", "SUFFIXES", "export_model"]
 
@@ -29,7 +30,8 @@ FORMATS = ("onnx", "torch-export", "openvino")
 SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "openvino": ".xml"}
 
 
-def _validate(cfg: Config, out: Path, format: str, precision: str, opset: int, calibration: Any) -> None:
+def _validate(cfg: Config, out: Path, format: str, precision: str, opset: int, calibration: Any,
+              quantizer: str, method: str) -> None:
     if format not in FORMATS:
         raise ValueError(f"unknown export format '{format}'; valid: {', '.join(FORMATS)}")
     if out.suffix.lower() != SUFFIXES[format]:
@@ -44,6 +46,8 @@ def _validate(cfg: Config, out: Path, format: str, precision: str, opset: int, c
         raise ValueError("--precision int8 is exported as onnx or openvino (static quantisation), not torch-export")
     if precision == "int8" and calibration is None:
         raise ValueError("--precision int8 needs --calibration DIR: a folder of images to calibrate on")
+    if precision == "int8":
+        check_quantizer(quantizer, method)
     if precision == "bf16" and not cpu_has_bf16():
         raise RuntimeError("--precision bf16: this CPU has no AVX-512 bf16 or AMX; export fp32 or int8")
 
@@ -51,8 +55,8 @@ def _validate(cfg: Config, out: Path, format: str, precision: str, opset: int, c
 def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: str = "fp32",
                  opset: int = MIN_OPSET, check: bool = True, atol: float = 1e-4, multilabel: bool | None = None,
                  calibration: str | Path | None = None, calibration_size: int = 128,
-                 calibration_method: str = "minmax-mean", int8_target: float | None = 99.0,
-                 int8_max_float_blocks: int | None = None,
+                 calibration_method: str = "auto", int8_target: float | None = 99.0,
+                 int8_max_float_blocks: int | None = None, int8_quantizer: str = "nncf",
                  eval_list: str | Path | None = None, eval_size: int = 1000, max_drop: float = 1.0) -> dict[str, Any]:
     """Export ``Global.pretrained_model`` in ``format`` and ``precision``, with metadata.
 
@@ -71,10 +75,12 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
         multilabel: store the model as multi-label; None: from ``Loss.Train``.
         calibration: image folder for INT8 calibration.
         calibration_size: at most this many calibration images.
-        calibration_method: INT8 activation ranges: ``minmax-mean``, ``minmax``, ``percentile`` or ``entropy``.
+        calibration_method: INT8 activation ranges: ``auto`` (the quantiser's own), ``minmax-mean``,
+            ``minmax``, ``percentile`` or ``entropy`` (onnxruntime only).
         int8_target: keep the INT8 blocks that hurt most in fp32 until top-1 agrees with fp32 on
             this % of the calibration images; 0 or None quantises every block.
         int8_max_float_blocks: keep at most this many blocks in fp32 (None: a quarter of them).
+        int8_quantizer: ``nncf`` (default) or ``onnxruntime`` (:mod:`.quantizers`).
         eval_list: ``path [label]`` list for the bf16/INT8 agreement (default ``DataLoader.Eval``'s).
         eval_size: at most this many eval images.
         max_drop: refuse a bf16/INT8 export whose top-1 drops more than this many points.
@@ -89,7 +95,7 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
         99.7
     """
     out = Path(out)
-    _validate(cfg, out, format, precision, opset, calibration)
+    _validate(cfg, out, format, precision, opset, calibration, int8_quantizer, calibration_method)
     check_config_paths(cfg, "export")
     weights = cfg.Global.pretrained_model
     class_num = checkpoint_class_num(cfg, weights)
@@ -99,6 +105,8 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
     meta = build_metadata(cfg, class_num=class_num, reparameterized=branched, precision=precision)
     if multilabel is not None:
         meta["multilabel"] = bool(multilabel)
+    if precision == "int8":
+        meta["quantizer"] = int8_quantizer  # NNCF's graphs run fastest on openvino: the predictor picks it
     out.parent.mkdir(parents=True, exist_ok=True)
     report = quantized = None
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as folder:
@@ -108,7 +116,7 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
             diff = export_onnx_file(model, meta, fp32, opset, check, atol)
             int8 = staged if format == "onnx" else Path(folder) / "int8.onnx"
             quantized = quantize_onnx_int8(fp32, int8, calibration, meta, calibration_size, calibration_method,
-                                           int8_target, int8_max_float_blocks)
+                                           int8_target, int8_max_float_blocks, int8_quantizer)
             if format == "onnx":
                 write_onnx_metadata(int8, meta)
             else:

@@ -3,14 +3,12 @@
 - ``bf16``: the exported graph stays fp32 and is marked ``precision: bf16``; the runtime runs
   it in bf16 (OpenVINO's ``INFERENCE_PRECISION_HINT``, torch autocast). Needs a CPU with
   AVX-512 bf16 or AMX (or a GPU).
-- ``int8``: onnxruntime's static quantisation (QDQ, per-channel signed weights, unsigned
-  activations) calibrated on images of a folder, preprocessed by the model's own ops.
-  Activation ranges: by default the mean over calibration batches of each batch's extremes
-  (``minmax-mean``; plain ``minmax``, ``percentile`` and ``entropy`` too). Where the quantised
-  model's top-1 agrees with fp32 on fewer than ``target_agreement`` % of the calibration
-  images, the blocks that quantise worst stay fp32 (:mod:`.int8_fallback`). The INT8 ONNX
-  runs on onnxruntime and OpenVINO alike (OpenVINO reads QDQ as FakeQuantize), so
-  ``--format openvino`` converts the same file.
+- ``int8``: static post-training quantisation to a QDQ graph by NNCF (default) or
+  onnxruntime (:mod:`.quantizers`), calibrated on images of a folder, preprocessed by the
+  model's own ops. Where the quantised model's top-1 agrees with fp32 on fewer than
+  ``target_agreement`` % of the calibration images, the blocks that quantise worst stay fp32
+  (:mod:`.int8_fallback`). The INT8 ONNX runs on OpenVINO (its int8 kernels; the predictor's
+  default for it) and onnxruntime, and ``--format openvino`` converts the same file.
 
 Either way the export is compared with the fp32 torch model on an eval list: the top-1
 agreement (and accuracy, when the list has labels) is reported, and an export whose top-1
@@ -33,14 +31,14 @@ from torch import nn
 from ..config import Config
 from ..data.pipeline import build_transforms
 from ..engine.fast_defaults import BF16_FLAGS, cpu_flags
+from .quantizers import CALIBRATION_METHODS, QUANTIZERS, build_quantizer, check_quantizer
 
-__all__ = ["PRECISIONS", "CALIBRATION_METHODS", "cpu_has_bf16", "quantize_onnx_int8", "eval_images", "top1_agreement",
-           "check_drop"]
+__all__ = ["PRECISIONS", "CALIBRATION_METHODS", "QUANTIZERS", "cpu_has_bf16", "quantize_onnx_int8", "eval_images",
+           "top1_agreement", "check_drop"]
 
 log = logging.getLogger("torchclas")
 
 PRECISIONS = ("fp32", "bf16", "int8")
-CALIBRATION_METHODS = ("minmax-mean", "minmax", "percentile", "entropy")
 CALIBRATION_BATCH = 16  # images per calibration batch; minmax-mean averages the batches' extremes
 
 
@@ -89,42 +87,10 @@ def _session_logits(path: Path, batches: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([session.run(None, {"x": batch})[0] for batch in batches])
 
 
-def _static_quantizer(prepared: Path, batches: list[np.ndarray], method: str, cache: Path) -> Callable:
-    """``quantize(out, exclude)``: onnxruntime's static QDQ of ``prepared``, calibrated once when it can."""
-    import inspect
-
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter(batches)
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            batch = next(self.batches, None)
-            return None if batch is None else {"x": batch}
-
-    # where onnxruntime can store the calibrated ranges, later quantisations skip the calibration run
-    cached = {"calibration_cache_path": str(cache)} if "calibration_cache_path" in inspect.signature(
-        quantize_static).parameters else {}
-    ranges = {"minmax": CalibrationMethod.MinMax, "minmax-mean": CalibrationMethod.MinMax,
-              "percentile": CalibrationMethod.Percentile, "entropy": CalibrationMethod.Entropy}[method]
-    # minmax-mean: each tensor's range is the mean over batches of the batch's min and max
-    # (onnxruntime's CalibMovingAverage), which a few outlier images cannot stretch
-    options = {"CalibMovingAverage": True} if method == "minmax-mean" else {}
-
-    def quantize(out: Path, exclude: list[str]) -> Path:
-        quantize_static(str(prepared), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=ranges,
-                        nodes_to_exclude=exclude, extra_options=options, **cached)
-        return out
-
-    return quantize
-
-
 def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration: str | Path,
-                       meta: dict[str, Any], calibration_size: int = 128, method: str = "minmax-mean",
-                       target_agreement: float | None = 99.0, max_float_blocks: int | None = None) -> dict[str, Any]:
+                       meta: dict[str, Any], calibration_size: int = 128, method: str = "auto",
+                       target_agreement: float | None = 99.0, max_float_blocks: int | None = None,
+                       quantizer: str = "nncf") -> dict[str, Any]:
     """Write a static-INT8 (QDQ) copy of an fp32 ONNX file, calibrated on a folder's images.
 
     With ``target_agreement``, blocks whose quantisation hurts most are kept in fp32 until the
@@ -136,9 +102,9 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         calibration: a folder of images (recursive), e.g. a few hundred training images.
         meta: the export metadata; its preprocessing prepares the calibration images.
         calibration_size: at most this many images (evenly spread over the sorted folder).
-        method: activation ranges from ``minmax-mean`` (the mean over batches of 16 images of
-            each batch's extremes), ``minmax`` (the extremes over all images), ``percentile``
-            (99.999th percentile) or ``entropy`` (KL divergence).
+        method: activation ranges from ``auto`` (the quantiser's own), ``minmax-mean`` (the mean
+            over batches of 16 images of each batch's extremes), ``minmax`` (the extremes over all
+            images), ``percentile`` or ``entropy`` (KL divergence; onnxruntime only).
         target_agreement: top-1 agreement (%) with fp32 on the calibration images that the
             fallback aims for; None quantises every block.
         max_float_blocks: keep at most this many blocks in fp32 (None: a quarter of them).
@@ -148,7 +114,7 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         "calibration_agreement": % top-1 agreement on them (None without a target)}``.
 
     Raises:
-        ValueError when the folder holds no images or the method is unknown.
+        ValueError when the folder holds no images, or the quantiser or method is unknown.
 
     Example:
         >>> quantize_onnx_int8("m.onnx", "m.int8.onnx", "data/train", meta)["images"]  # doctest: +SKIP
@@ -158,8 +124,7 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
 
     from .int8_fallback import choose_float_blocks, name_unnamed_nodes, node_blocks
 
-    if method not in CALIBRATION_METHODS:
-        raise ValueError(f"unknown calibration method '{method}'; valid: {', '.join(CALIBRATION_METHODS)}")
+    check_quantizer(quantizer, method)
     if target_agreement is not None and not 0 <= target_agreement <= 100:
         raise ValueError(f"--int8-target must be a top-1 agreement in [0, 100] %, got {target_agreement}")
     target_agreement = target_agreement or None  # 0: quantise every block
@@ -174,7 +139,7 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         proto = onnx.load(str(prepared))
         name_unnamed_nodes(proto)
         onnx.save(proto, str(prepared))
-        quantize = _static_quantizer(prepared, batches, method, work / "ranges.json")
+        quantize = build_quantizer(quantizer, prepared, batches, method, work / "ranges.json")
         blocks, chosen, agreement = node_blocks(proto), [], None
         if target_agreement is not None:
             chosen, agreement = choose_float_blocks(

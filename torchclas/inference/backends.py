@@ -236,8 +236,9 @@ def as_config(config: Config | str | Path | dict) -> Config:
 
 def default_backend(model_path: str | Path, precision: str | None = None) -> str:
     """The backend ``Predictor`` picks for a file: ``.xml`` openvino, ``.pt2`` and weights torch,
-    ``.onnx`` onnxruntime, except in bf16 (asked for, or the file's precision), which
-    onnxruntime has no CPU kernels for: openvino.
+    ``.onnx`` onnxruntime, except for two kinds it runs slower than openvino: bf16 (asked for,
+    or the file's precision), which onnxruntime has no CPU kernels for, and INT8 files that
+    NNCF quantised, whose quantised Conv inputs only openvino fuses into int8 kernels.
 
     Example:
         >>> default_backend("m.xml"), default_backend("m.onnx", "bf16"), default_backend("m.pt2")
@@ -247,12 +248,15 @@ def default_backend(model_path: str | Path, precision: str | None = None) -> str
     if suffix == ".xml":
         return "openvino"
     if suffix == ".onnx":
-        if precision is None and Path(model_path).is_file():
+        meta: dict[str, Any] = {}
+        if Path(model_path).is_file():
             try:
-                precision = _onnx_meta(Path(model_path)).get("precision")
+                meta = _onnx_meta(Path(model_path))
             except ValueError:
-                precision = None  # not a torchclas file: onnxruntime says so when it opens it
-        return "openvino" if precision == "bf16" else "onnxruntime"
+                pass  # not a torchclas file: onnxruntime says so when it opens it
+        precision = precision or meta.get("precision")
+        nncf_int8 = precision == "int8" and meta.get("quantizer") == "nncf"
+        return "openvino" if precision == "bf16" or nncf_int8 else "onnxruntime"
     return "torch"
 
 
