@@ -15,9 +15,10 @@ over rounds, so both sides see the same machine load.
 Top-1 agreement with fp32 (``--skip-agreement`` to leave out): each architecture is trained
 from scratch for ``--train-seconds`` on Fashion-MNIST at 32x32 (gray to RGB), then exported
 with ``--precision bf16`` and ``--precision int8`` by ``torchclas.export.export_model``
-(INT8: ``--calibration-method``, default ``minmax-mean``, and the fp32 fallback
-``--int8-target``, default 99; 0 turns it off), which measures agreement on the first
-``--eval-size`` images of the Fashion-MNIST test set.
+(INT8: ``--int8-quantizer``, default ``nncf``, ``--calibration-method``, default ``auto``, and
+the fp32 fallback ``--int8-target``, default 99; 0 turns it off), which measures agreement on
+the first ``--eval-size`` images of the Fashion-MNIST test set, on the backend the predictor
+picks for the file (openvino for bf16 and NNCF's INT8, onnxruntime for onnxruntime's INT8).
 Needs ``torchclas data fashion-mnist --out data/fashion_mnist`` first.
 """
 
@@ -42,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from torchclas.config import config_from_dict  # noqa: E402
 from torchclas.engine.checkpoint import save_weights  # noqa: E402
-from torchclas.export import export_model  # noqa: E402
+from torchclas.export import cpu_has_bf16, export_model  # noqa: E402
 from torchclas.inference import Predictor  # noqa: E402
 from torchclas.models import create_model  # noqa: E402
 from torchclas.models.analysis import model_info  # noqa: E402
@@ -53,8 +54,10 @@ from paddle_env import ensure_paddle_venv  # noqa: E402
 MODELS = ["ResNet50_vd", "PPLCNet_x1_0", "MobileNetV3_large_x1_0"]
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 # (runtime, precision, file): what torchclas runs; "default" marks Predictor's own choice.
+# "int8" is NNCF's file (the export default), "int8/ort" onnxruntime's quantisation of the same model.
 CONFIGS = [("onnxruntime", "fp32", "fp32.onnx"), ("openvino", "fp32", "fp32.onnx"), ("openvino", "bf16", "fp32.onnx"),
            ("onnxruntime", "int8", "int8.onnx"), ("openvino", "int8", "int8.onnx"),
+           ("onnxruntime", "int8/ort", "int8-ort.onnx"), ("openvino", "int8/ort", "int8-ort.onnx"),
            ("torch", "fp32", "weights"), ("torch", "bf16", "weights")]
 
 
@@ -90,8 +93,10 @@ def prepare_torchclas(name: str, work: Path, calibration: Path) -> dict:
     cfg = config_from_dict(config_for(name, weights, 224, None, 1000))
     export_model(cfg, work / f"{name}.fp32.onnx")
     # Random weights: agreement means nothing here (it is measured on trained models below).
-    export_model(cfg, work / f"{name}.int8.onnx", precision="int8", calibration=calibration, calibration_size=32,
-                 eval_list=_tiny_list(work, calibration), max_drop=100)
+    for file, quantizer in (("int8", "nncf"), ("int8-ort", "onnxruntime")):
+        export_model(cfg, work / f"{name}.{file}.onnx", precision="int8", calibration=calibration,
+                     calibration_size=32, eval_list=_tiny_list(work, calibration), max_drop=100, int8_target=0,
+                     int8_quantizer=quantizer)
     return {"cfg": cfg, "weights": weights}
 
 
@@ -104,9 +109,11 @@ def _tiny_list(work: Path, folder: Path) -> Path:
 def torchclas_round(name: str, prepared: dict, work: Path, threads: int, repeats: tuple[int, int]) -> dict:
     rows = {}
     for runtime, precision, file in CONFIGS:
+        if precision == "bf16" and not cpu_has_bf16():
+            continue
         path = prepared["weights"] if file == "weights" else work / f"{name}.{file}"
         predictor = Predictor(path, backend=runtime, config=prepared["cfg"], threads=threads,
-                              precision=None if precision == "int8" else precision)
+                              precision=None if precision.startswith("int8") else precision)
         rows[(runtime, precision)] = (time_runner(predictor, 1, repeats[0]), time_runner(predictor, 16, repeats[1]))
         del predictor
     return rows
@@ -115,7 +122,8 @@ def torchclas_round(name: str, prepared: dict, work: Path, threads: int, repeats
 def paddle_round(python: Path, name: str, work: Path, threads: int, repeats: tuple[int, int]) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "GLOG_minloglevel": "2"}
     done = subprocess.run([str(python), str(ROOT / "bench" / "paddle_infer.py"), name, str(work / "paddle"),
-                           "--threads", str(threads), "--repeats", str(repeats[0]), str(repeats[1])],
+                           "--threads", str(threads), "--repeats", str(repeats[0]), str(repeats[1]),
+                           "--precision", *(("fp32", "bf16") if cpu_has_bf16() else ("fp32",))],
                           capture_output=True, text=True, env=env, check=False)
     rows: dict = {}
     for line in done.stdout.splitlines():
@@ -158,8 +166,10 @@ def train_briefly(name: str, data: Path, seconds: float, size: int = 32,
     return model.eval(), seen
 
 
-def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int, method: str = "minmax-mean",
-              int8_target: float = 99.0) -> dict:
+def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int, method: str = "auto",
+              int8_target: float = 99.0, quantizers: tuple[str, ...] = ("nncf",)) -> dict:
+    """Train ``name`` briefly, export it in bf16 (where the CPU has it) and in INT8 by each of
+    ``quantizers`` (the same trained weights), and return each export's agreement report."""
     model, seen = train_briefly(name, data, seconds)
     weights = work / f"{name}.fm.safetensors"
     save_weights(model, weights)
@@ -167,38 +177,46 @@ def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int,
     listing = work / "fm_test_list.txt"
     listing.write_text("".join(line.replace("test/", f"{data}/test/", 1) + "\n"
                                for line in (data / "val_list.txt").read_text().splitlines()))
-    out = {"trained_images": seen}
-    for precision in ("bf16", "int8"):
+    out: dict = {"trained_images": seen, "quantizer": quantizers[0], "int8_by": {}}
+    runs = ([("bf16", None)] if cpu_has_bf16() else []) + [("int8", q) for q in quantizers]  # bf16 needs the CPU's
+    for precision, quantizer in runs:
         report = export_model(cfg, work / f"{name}.fm.{precision}.onnx", precision=precision, eval_list=listing,
                               eval_size=eval_size, calibration=data / "train", calibration_size=256,
-                              calibration_method=method, int8_target=int8_target, max_drop=100)
-        out[precision] = report["agreement"]
+                              calibration_method=method, int8_target=int8_target,
+                              int8_quantizer=quantizer or "nncf", max_drop=100)
         out["top1_fp32"] = report["agreement"]["top1_fp32"]
-        if report["int8"]:
-            out["int8_float_blocks"] = report["int8"]["float_blocks"]
+        if precision == "bf16":
+            out["bf16"] = report["agreement"]
+            continue
+        out["int8_by"][quantizer] = {**report["agreement"], "float_blocks": report["int8"]["float_blocks"]}
+        out.setdefault("int8", report["agreement"])
     return out
 
 
 def print_table(name: str, results: dict, flops: float, agree: dict | None) -> None:
     print(f"\n{name}  ({flops / 1e9:.2f} GMACs/image; ratios are to Paddle Inference in the same precision)")
-    print(f"{'runtime':18} {'prec':5} {'b1 ms':>8} {'b16 img/s':>10} {'GFLOP/s':>8} {'agree%':>7} "
+    print(f"{'runtime':18} {'prec':8} {'b1 ms':>8} {'b16 img/s':>10} {'GFLOP/s':>8} {'agree%':>7} "
           f"{'b1 x':>6} {'b16 x':>6}")
     for (runtime, precision), (b1, b16) in results.items():
         paddle = results.get(("paddle-inference", "bf16" if precision == "bf16" else "fp32"))
         throughput = 16 / b16
         ratio1 = f"{b1 / paddle[0]:.2f}" if paddle and runtime != "paddle-inference" else ""
         ratio16 = f"{throughput / (16 / paddle[1]):.2f}" if paddle and runtime != "paddle-inference" else ""
-        # measured by export_model on the runtime Predictor picks: openvino for bf16, onnxruntime for int8
-        measured = {("openvino", "bf16"), ("onnxruntime", "int8")}
-        agreed = f"{agree[precision]['agreement']:.2f}" if agree and (runtime, precision) in measured else ""
-        print(f"{runtime:18} {precision:5} {1000 * b1:8.2f} {throughput:10.1f} {2 * flops * throughput / 1e9:8.1f} "
+        # measured by export_model on the runtime Predictor picks: openvino for bf16 and NNCF's int8
+        int8_runtime = "openvino" if agree and agree["quantizer"] == "nncf" else "onnxruntime"
+        measured = {("openvino", "bf16"), (int8_runtime, "int8")}
+        agreed = (f"{agree[precision]['agreement']:.2f}" if agree and precision in agree
+                  and (runtime, precision) in measured else "")
+        print(f"{runtime:18} {precision:8} {1000 * b1:8.2f} {throughput:10.1f} {2 * flops * throughput / 1e9:8.1f} "
               f"{agreed:>7} {ratio1:>6} {ratio16:>6}")
     if agree:
         print(f"  agreement: trained {agree['trained_images']} images (from scratch, 32x32 Fashion-MNIST), fp32 top-1 "
-              f"{agree['top1_fp32']:.2f}% on {agree['bf16']['images']} test images; bf16 top-1 "
-              f"{agree['bf16']['top1']:.2f}% (agree {agree['bf16']['agreement']:.2f}%), int8 top-1 "
-              f"{agree['int8']['top1']:.2f}% (agree {agree['int8']['agreement']:.2f}%, "
-              f"{len(agree.get('int8_float_blocks', []))} block(s) kept fp32)")
+              f"{agree['top1_fp32']:.2f}% on {agree['int8']['images']} test images")
+        if "bf16" in agree:
+            print(f"    bf16: top-1 {agree['bf16']['top1']:.2f}%, agrees on {agree['bf16']['agreement']:.2f}%")
+        for quantizer, r in agree["int8_by"].items():
+            print(f"    int8 by {quantizer}: top-1 {r['top1']:.2f}%, agrees on {r['agreement']:.2f}% "
+                  f"({len(r['float_blocks'])} block(s) kept fp32)")
 
 
 def main() -> None:
@@ -214,8 +232,10 @@ def main() -> None:
     parser.add_argument("--train-seconds", type=float, default=300.0,
                         help="per architecture; at 120 s MobileNetV3 reached 70%% and bf16 agreed on 98.5%%")
     parser.add_argument("--eval-size", type=int, default=2000)
-    parser.add_argument("--calibration-method", default="minmax-mean",
-                        choices=["minmax-mean", "minmax", "percentile", "entropy"])
+    parser.add_argument("--calibration-method", default="auto",
+                        choices=["auto", "minmax-mean", "minmax", "percentile", "entropy"])
+    parser.add_argument("--int8-quantizer", nargs="+", default=["nncf"], choices=["nncf", "onnxruntime"],
+                        help="agreement: quantise the same trained model with each (the first fills the table)")
     parser.add_argument("--int8-target", type=float, default=99.0, help="export's --int8-target (0: off)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw medians here")
     args = parser.parse_args()
@@ -239,7 +259,8 @@ def main() -> None:
             keys = rounds[name][0].keys() if rounds[name] else []
             results = {k: tuple(statistics.median(rnd[k][i] for rnd in rounds[name]) for i in (0, 1)) for k in keys}
             agree = None if args.skip_agreement else agreement(name, args.data, work, args.train_seconds, args.eval_size,
-                                                                 args.calibration_method, args.int8_target)
+                                                                 args.calibration_method, args.int8_target,
+                                                                 tuple(args.int8_quantizer))
             flops = model_info(name)["flops"]
             print_table(name, results, flops, agree)
             dump[name] = {"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()}, "agreement": agree}
