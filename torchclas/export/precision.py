@@ -135,8 +135,11 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
     work = Path(tempfile.mkdtemp(prefix=f".{int8_path.stem}.", suffix=".calib", dir=int8_path.parent))
     try:
         prepared = work / "prep.onnx"
-        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-        proto = onnx.load(str(prepared))
+        if quantizer == "onnxruntime":  # its own preparation: batch norms folded, HardSwish split in two
+            quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+            proto = onnx.load(str(prepared))
+        else:  # NNCF takes the graph as exported: split, a HardSwish's Mul gets quantisers OpenVINO cannot fuse
+            proto = onnx.load(str(fp32_path))
         name_unnamed_nodes(proto)
         onnx.save(proto, str(prepared))
         quantize = build_quantizer(quantizer, prepared, batches, method, work / "ranges.json")

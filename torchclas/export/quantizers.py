@@ -1,12 +1,15 @@
 """The static INT8 quantisers behind ``--int8-quantizer``: NNCF (the default) and onnxruntime.
 
-Each turns the prepared fp32 graph (batch norms folded into the convolutions) into a QDQ
-ONNX file, calibrated on batches of preprocessed images, and leaves the nodes it is told to
-exclude in fp32, so the accuracy-aware fallback (:mod:`.int8_fallback`) can call it again.
+Each turns an fp32 graph into a QDQ ONNX file, calibrated on batches of preprocessed images,
+and leaves the nodes it is told to exclude in fp32, so the accuracy-aware fallback
+(:mod:`.int8_fallback`) can call it again. onnxruntime quantises the graph its
+``quant_pre_process`` prepared (batch norms folded, HardSwish split into HardSigmoid and Mul);
+NNCF the graph as exported, which it folds itself.
 
 - ``nncf``: NNCF's post-training quantisation, mixed preset: per-channel symmetric int8
   weights, asymmetric 8-bit activations, one quantiser on the input of each Conv/Gemm/MatMul
-  (and of the residual adds and pools that need one), then fast bias correction. The
+  (and wherever else OpenVINO's int8 patterns want one), then fast bias correction; it leaves
+  squeeze-excite gates in float. The
   activation after a convolution (HardSwish, SE gates, ...) stays in float between the
   conv and the next quantiser, which is what OpenVINO's CPU plugin fuses into its int8
   kernels. On the hardswish nets (PP-LCNet, MobileNetV3) this keeps top-1 agreement with
@@ -57,7 +60,7 @@ def build_quantizer(quantizer: str, prepared: Path, batches: list[np.ndarray], m
 
     Args:
         quantizer: ``nncf`` or ``onnxruntime``.
-        prepared: the fp32 ONNX file, batch norms folded (onnxruntime's ``quant_pre_process``).
+        prepared: the fp32 ONNX file (for onnxruntime: after its ``quant_pre_process``).
         batches: calibration batches, float32 NCHW, fed to the graph's input ``x``.
         method: activation ranges: ``auto`` (the quantiser's own: NNCF's preset estimator,
             onnxruntime's ``minmax-mean``), ``minmax-mean``, ``minmax``, ``percentile`` or
