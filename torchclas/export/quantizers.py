@@ -13,7 +13,8 @@ NNCF the graph as exported, which it folds itself.
   activation after a convolution (HardSwish, SE gates, ...) stays in float between the
   conv and the next quantiser, which is what OpenVINO's CPU plugin fuses into its int8
   kernels. On the hardswish nets (PP-LCNet, MobileNetV3) this keeps top-1 agreement with
-  fp32 3-4 points higher than onnxruntime's placement and runs 2.5x faster on OpenVINO.
+  fp32 1.6-6.4 points higher than onnxruntime's placement, and OpenVINO runs it at 1.7-1.8x
+  the batch-16 throughput of onnxruntime's file on onnxruntime (docs/export.md).
 - ``onnxruntime``: onnxruntime's ``quantize_static`` (QDQ, per-channel int8 weights, uint8
   activations). It also quantises every Conv's output and both inputs of the Mul that a
   HardSwish is decomposed into, so a hardswish net is rounded three times per layer; ReLU
