@@ -17,7 +17,6 @@ from torchclas.config import load_config
 from torchclas.engine import checkpoint as checkpoint_module
 from torchclas.engine import recovery, train
 from torchclas.engine.manifest import verify
-from torchclas.engine.fast_defaults import cpu_flags
 from torchclas.engine.recovery import TrainingDiverged
 from torchclas.losses import LOSSES
 from torchclas.testing.faults import FaultyLoss
@@ -69,15 +68,7 @@ TRICKS = {  # -o overrides, as a user would give them
 }
 
 
-# CPU float16 autocast training diverges on a CPU without native fp16 (seen on an AVX2-only AMD
-# EPYC: the stem conv's weights reach 7e18 within two steps, so the straight run never finishes);
-# that is a numerics problem of its own, not of resuming.
-NATIVE_FP16 = bool(cpu_flags() & {"avx512_fp16", "amx_fp16"})
-CASES = [pytest.param(t, marks=pytest.mark.skipif(not NATIVE_FP16, reason="CPU without native float16"))
-         if t == "amp_fp16_scaler" else t for t in sorted(TRICKS)]
-
-
-@pytest.mark.parametrize("trick", CASES)
+@pytest.mark.parametrize("trick", sorted(TRICKS))
 def test_sigterm_mid_epoch_then_resume_is_bit_exact(faulty, tmp_path, tiny_data, trick):
     straight = train(load_config(_config(tmp_path, tiny_data, "straight"), TRICKS[trick]))
     assert "stopped" not in straight

@@ -53,18 +53,37 @@ def scaled_lr_config(cfg: Config, factor: float):
     return lr.model_copy(update=updates)
 
 
+def _unfused_under_cpu_loss_scaling(cfg: Config, dtype: torch.dtype | None, device: torch.device):
+    """``Optimizer`` with ``fused: false`` for Momentum under float16 loss scaling on CPU.
+
+    torch 2.14.1's fused CPU SGD allocates its momentum buffer on the first step even when the
+    loss scaler skips that step for an overflow, without filling it; the next step then adds
+    whatever the memory held (seen: 7e4 and 1e34 in the weights; a CPU float16 run whose first
+    step overflows diverges). Fused Adam/AdamW (zeroed state) and SGD without momentum skip
+    cleanly, and so does the foreach kernel used instead.
+    """
+    optimizer = cfg.Optimizer
+    if not (dtype is torch.float16 and device.type == "cpu" and optimizer.name == "Momentum"
+            and optimizer.fused is not False):
+        return optimizer
+    (log.warning if optimizer.fused else log.info)(
+        "Optimizer.fused: off for Momentum under float16 loss scaling on CPU (torch's fused CPU kernel corrupts "
+        "its momentum after a skipped overflow step)")
+    return optimizer.model_copy(update={"fused": False})
+
+
 def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches_per_epoch: int,
                       class_counts: Sequence[int] | None = None) -> TrainState:
     """Everything a run needs to train ``cfg`` on ``device`` as process ``info``."""
     net, channels_last = _build_net(cfg, device, info)
-    optimizer = build_optimizer(cfg.Optimizer, net)
+    dtype = amp_dtype(cfg.AMP, device)
+    optimizer = build_optimizer(_unfused_under_cpu_loss_scaling(cfg, dtype, device), net)
     steps_per_epoch = math.ceil(batches_per_epoch / cfg.Global.accum_steps)
     factor = lr_scale_factor(cfg, info.world_size)
     if factor != 1.0:
         log.info("auto_scale_lr: global batch %d, learning rates × %.4g",
                  global_batch_size(cfg, info.world_size), factor)
     scheduler = build_lr_scheduler(scaled_lr_config(cfg, factor), optimizer, cfg.Global.epochs, steps_per_epoch)
-    dtype = amp_dtype(cfg.AMP, device)
     kept_ops = float32_ops(cfg.AMP, device)
     kept = keep_float32(net, kept_ops)
     if kept:
