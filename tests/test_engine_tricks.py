@@ -58,25 +58,23 @@ def test_amp_dtype_defaults_and_scaler():
     assert scaler.get_scale() == 1024.0
 
 
-def test_float16_on_cpu_steps_momentum_unfused_so_a_skipped_overflow_leaves_the_weights_alone():
-    from torchclas.config.schema import AMPConfig
-    from torchclas.engine.build import _unfused_under_cpu_loss_scaling
-
-    cfg = config_from_dict({"Arch": {"name": "ResNet18"}, "AMP": {"dtype": "float16"},
-                            "Optimizer": {"name": "Momentum", "lr": {"learning_rate": 0.1}}})
-    assert _unfused_under_cpu_loss_scaling(cfg, torch.float16, CPU).fused is False
-    assert _unfused_under_cpu_loss_scaling(cfg, torch.bfloat16, CPU).fused is None  # no loss scaler: left as set
-    # what it avoids: torch 2.14.1's fused CPU kernel allocates the momentum buffer on the step the
-    # scaler skips without filling it, so the next step adds whatever memory held (seen: 7e4, 1e34).
-    # The foreach kernel it falls back to: a skipped overflow, then one clean step.
-    w = torch.nn.Parameter(torch.ones(4))
-    optimizer = torch.optim.SGD([w], lr=0.01, momentum=0.9, fused=False)
-    scaler = build_grad_scaler(AMPConfig(dtype="float16", scale_loss=1024.0), torch.float16, CPU)
-    for grad in (float("inf"), 1.0):
-        w.grad = scaler.scale(torch.full((4,), grad))  # as backward would leave it
-        scaler.step(optimizer)
-        scaler.update()
-    assert torch.allclose(w.detach(), torch.full((4,), 0.99)) and scaler.get_scale() == 512.0
+def test_float16_on_cpu_steps_momentum_unfused_so_a_skipped_overflow_leaves_the_weights_alone(tiny_data, tmp_path):
+    # torch 2.14.1's fused CPU SGD allocates the momentum buffer on the step the loss scaler
+    # skips without filling it, so the next step adds whatever memory held (seen: 7e4, 2e34).
+    cfg = config_from_dict(_config(tiny_data, tmp_path, AMP={"dtype": "float16", "scale_loss": 1024.0},
+                                   Optimizer={"regularizer": None}))
+    assert cfg.Optimizer.name == "Momentum" and cfg.Optimizer.fused is None  # left to us: fused by default
+    state = build_train_state(cfg, CPU, DistInfo(), batches_per_epoch=6)
+    assert not state.optimizer.defaults.get("fused")
+    before = [p.detach().clone() for p in state.net.parameters()]
+    for grad in (float("inf"), 1.0):  # an overflow the scaler skips, then one clean step
+        lr = state.optimizer.param_groups[0]["lr"]  # warm-up moves it every step
+        for param in state.net.parameters():
+            param.grad = state.scaler.scale(torch.full_like(param, grad))  # as backward would leave it
+        overflow = _optimizer_step(state)
+        assert overflow == (grad == float("inf"))
+    for old, new in zip(before, state.net.parameters()):
+        torch.testing.assert_close(new.detach(), old - lr)  # momentum buffer = the one clean gradient
 
 
 @pytest.mark.parametrize("amp", [{"level": "O1"}, {"level": "O2"}, {"dtype": "float16"}])

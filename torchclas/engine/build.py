@@ -58,7 +58,7 @@ def _unfused_under_cpu_loss_scaling(cfg: Config, dtype: torch.dtype | None, devi
 
     torch 2.14.1's fused CPU SGD allocates its momentum buffer on the first step even when the
     loss scaler skips that step for an overflow, without filling it; the next step then adds
-    whatever the memory held (seen: 7e4 and 1e34 in the weights; a CPU float16 run whose first
+    whatever the memory held (seen: 7e4 and 2e34 in the weights; a CPU float16 run whose first
     step overflows diverges). Fused Adam/AdamW (zeroed state) and SGD without momentum skip
     cleanly, and so does the foreach kernel used instead.
     """

@@ -9,10 +9,9 @@ NNCF the graph as exported, which it folds itself.
 - ``nncf``: NNCF's post-training quantisation, mixed preset: per-channel symmetric int8
   weights, asymmetric 8-bit activations, one quantiser on the input of each Conv/Gemm/MatMul
   (and wherever else OpenVINO's int8 patterns want one), then fast bias correction; it leaves
-  squeeze-excite gates in float. The
-  activation after a convolution (HardSwish, SE gates, ...) stays in float between the
-  conv and the next quantiser, which is what OpenVINO's CPU plugin fuses into its int8
-  kernels. On the hardswish nets (PP-LCNet, MobileNetV3) this keeps top-1 agreement with
+  squeeze-excite gates in float. The activation after a convolution (HardSwish, ...) stays in
+  float between the conv and the next quantiser, which is what OpenVINO's CPU plugin fuses
+  into its int8 kernels. On the hardswish nets (PP-LCNet, MobileNetV3) this keeps top-1 agreement with
   fp32 1.6-6.4 points higher than onnxruntime's placement, and OpenVINO runs it at 1.7-1.8x
   the batch-16 throughput of onnxruntime's file on onnxruntime (docs/export.md).
 - ``onnxruntime``: onnxruntime's ``quantize_static`` (QDQ, per-channel int8 weights, uint8
@@ -91,13 +90,15 @@ def _nncf_quantizer(prepared: Path, batches: list[np.ndarray], method: str) -> Q
                   "minmax": RangeEstimatorParametersSet.MINMAX, "percentile": RangeEstimatorParametersSet.MEAN_QUANTILE}
     advanced = AdvancedQuantizationParameters(activations_range_estimator_params=estimators[method])
     nncf.set_log_level(logging.ERROR)  # its INFO lines are not ours to print
+    model, dataset = onnx.load(str(prepared)), nncf.Dataset([{"x": batch} for batch in batches])
     images = sum(len(batch) for batch in batches)
 
     def quantize(out: Path, exclude: list[str]) -> Path:
+        graph = onnx.ModelProto()
+        graph.CopyFrom(model)  # each fallback trial starts from the same fp32 graph
         # nor are its progress bars (rich, on stdout), drawn again by every fallback trial
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-            quantized = nncf.quantize(onnx.load(str(prepared)), nncf.Dataset([{"x": batch} for batch in batches]),
-                                      preset=nncf.QuantizationPreset.MIXED, subset_size=images,
+            quantized = nncf.quantize(graph, dataset, preset=nncf.QuantizationPreset.MIXED, subset_size=images,
                                       ignored_scope=nncf.IgnoredScope(names=exclude, validate=False),
                                       advanced_parameters=advanced)
         onnx.save(quantized, str(out))

@@ -249,7 +249,7 @@ def default_backend(model_path: str | Path, precision: str | None = None) -> str
         return "openvino"
     if suffix == ".onnx":
         meta: dict[str, Any] = {}
-        if Path(model_path).is_file():
+        if precision in (None, "int8") and Path(model_path).is_file():  # the file decides
             try:
                 meta = _onnx_meta(Path(model_path))
             except ValueError:
