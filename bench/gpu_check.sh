@@ -8,9 +8,10 @@
 # `run` installs the wheels under /tmp/site, runs the GPU tests (nvJPEG decode, onnxruntime
 # CUDA/TensorRT providers where that onnxruntime has them) and bench/gpu_speed.py with its
 # compile and torchrun rows, and leaves the logs and the figures in $OUT (or ./gpu_out).
+# TEST_SECONDS / BENCH_SECONDS cap the two parts (240 s / 420 s), so a hang still returns the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WHEELS=(pydantic pydantic-core annotated-types typing-inspection simplejpeg)
+WHEELS=(pydantic pydantic-core annotated-types typing-inspection typing-extensions simplejpeg)
 
 case "${1:-}" in
   wheels)
@@ -27,10 +28,13 @@ case "${1:-}" in
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
     python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)" \
       | tee -a "$out/gpu.txt"
-    python3 -m pytest -q -p no:cacheprovider tests/test_device_decode.py tests/test_inference_backends.py \
-      -k "nvjpeg or cuda or tensorrt or gpu" -rs 2>&1 | tee "$out/gpu_tests.txt" || true
-    python3 bench/gpu_speed.py --compile --ddp 1 --json "$out/gpu_speed.json" 2>&1 \
-      | grep -v -i warning | tee "$out/gpu_speed.txt" ;;
+    python3 -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())" \
+      | tee -a "$out/gpu.txt" || true
+    timeout "${TEST_SECONDS:-240}" python3 -m pytest -q -p no:cacheprovider -n 4 tests/test_gpu.py \
+      tests/test_device_decode.py tests/test_inference_backends.py -k "nvjpeg or cuda or tensorrt or gpu" -rs \
+      2>&1 | tee "$out/gpu_tests.txt" || true
+    timeout "${BENCH_SECONDS:-420}" python3 bench/gpu_speed.py --compile --ddp 1 --json "$out/gpu_speed.json" \
+      2>&1 | grep -v -i warning | tee "$out/gpu_speed.txt" ;;
   *)
     echo "usage: bash bench/gpu_check.sh wheels|run" >&2
     exit 2 ;;

@@ -119,23 +119,35 @@ def last_epoch(out: Path, model: str) -> dict:
     return {"ips": record["ips"], "data_wait": record.get("data_wait", float("nan"))}
 
 
-def real_jpeg_rows(args: argparse.Namespace, work: Path) -> dict[str, dict]:
+def jpeg_listing(args: argparse.Namespace, work: Path) -> Path:
+    """A label file of ``args.images`` samples over at most 512 generated JPEGs."""
     paths = write_jpegs(work / "jpegs", min(args.images, 512))
     listing = work / "list.txt"
     listing.write_text("".join(f"{paths[i % len(paths)]} {i % 1000}\n" for i in range(args.images)))
-    rows = {}
-    for key, on_device in (("cpu_workers", False), ("on_device", True)):
-        out = work / key
-        train(load_config(run_config(args, listing, out, on_device)))
-        rows[key] = last_epoch(out, args.model)
-    if args.ddp:
-        out = work / "ddp"
+    return listing
+
+
+def jpeg_epoch(args: argparse.Namespace, listing: Path, out: Path, on_device: bool, ddp: int = 0) -> dict:
+    """The second epoch of a real training run over ``listing`` (in this process, or under torchrun)."""
+    config = run_config(args, listing, out, on_device)
+    if ddp:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.ddp}",
-                        "-m", "torchclas", "train", "-c", str(run_config(args, listing, out, True))],
-                       check=True, env=env)
-        rows["ddp"] = last_epoch(out, args.model)
-    return rows
+        subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ddp}",
+                        "-m", "torchclas", "train", "-c", str(config)], check=True, env=env)
+    else:
+        train(load_config(config))
+    return last_epoch(out, args.model)
+
+
+def measure(figures: dict[str, dict], key: str, row, json_path: Path | None) -> None:
+    """Run one row into ``figures``; a row that fails is reported with its error and the rest still run."""
+    try:
+        figures[key] = row()
+    except Exception as error:  # noqa: BLE001 - the bench reports every row it can
+        figures[key] = {"error": f"{type(error).__name__}: {error}"[:400]}
+    print(f"row {key}: {figures[key]}", flush=True)
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=1))
 
 
 def main() -> None:
@@ -153,12 +165,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("no CUDA GPU here: run with --device cpu (and small sizes) to check the script")
-    figures: dict[str, dict] = {"synthetic": {"ips": synthetic_ips(args)}}
-    if args.compile:
-        for mode in ("default", "reduce-overhead"):
-            figures[f"compile {mode}"] = {"ips": synthetic_ips(args, mode)}
+    figures: dict[str, dict] = {}
+    measure(figures, "synthetic", lambda: {"ips": synthetic_ips(args)}, args.json)
     with tempfile.TemporaryDirectory() as folder:
-        figures.update(real_jpeg_rows(args, Path(folder)))
+        work = Path(folder)
+        listing = jpeg_listing(args, work)
+        measure(figures, "cpu_workers", lambda: jpeg_epoch(args, listing, work / "cpu_workers", False), args.json)
+        measure(figures, "on_device", lambda: jpeg_epoch(args, listing, work / "on_device", True), args.json)
+        if args.ddp:
+            measure(figures, "ddp", lambda: jpeg_epoch(args, listing, work / "ddp", True, args.ddp), args.json)
+    if args.compile:  # last: each compile takes a minute or two
+        for mode in ("default", "reduce-overhead"):
+            measure(figures, f"compile {mode}", lambda: {"ips": synthetic_ips(args, mode)}, args.json)
     gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     table = Table(title=f"{args.model} training, img/s ({args.size}x{args.size}, batch {args.batch}, bf16 autocast + "
                         f"channels_last, {gpu}, {args.workers} loader workers; ratio to synthetic)")
@@ -168,14 +186,15 @@ def main() -> None:
               "compile reduce-overhead": "synthetic + torch.compile CUDA graphs",
               "cpu_workers": "JPEG, CPU workers decode (fast_decode)", "on_device": "JPEG, decode_on_device (nvJPEG)",
               "ddp": f"JPEG, decode_on_device, torchrun x{args.ddp} (NCCL)"}
-    base = figures["synthetic"]["ips"]
+    base = figures["synthetic"].get("ips", float("nan"))
     for key, row in figures.items():
+        if "error" in row:
+            table.add_row(labels[key], row["error"][:60], "", "")
+            continue
         wait = row.get("data_wait")
         table.add_row(labels[key], f"{row['ips']:.0f}", f"{row['ips'] / base:.2f}",
                       "" if wait is None else f"{100 * wait:.1f}%")
     Console(width=140).print(table)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":
