@@ -8,7 +8,8 @@
 # `run` installs the wheels under /tmp/site, runs the GPU tests (nvJPEG decode, onnxruntime
 # CUDA/TensorRT providers where that onnxruntime has them) and bench/gpu_speed.py with its
 # compile and torchrun rows, and leaves the logs and the figures in $OUT (or ./gpu_out).
-# TEST_SECONDS / BENCH_SECONDS cap the two parts (240 s / 420 s), so a hang still returns the logs.
+# TEST_SECONDS / BENCH_SECONDS cap the two parts (240 s / 420 s), so a hang still returns the logs;
+# BENCH_ARGS replaces the bench's arguments (e.g. BENCH_ARGS="--only synthetic on_device").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=(pydantic pydantic-core annotated-types typing-inspection typing-extensions simplejpeg)
@@ -31,9 +32,9 @@ case "${1:-}" in
     python3 -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())" \
       | tee -a "$out/gpu.txt" || true
     timeout "${TEST_SECONDS:-240}" python3 -m pytest -q -p no:cacheprovider -n 4 tests/test_gpu.py \
-      tests/test_device_decode.py tests/test_inference_backends.py -k "nvjpeg or cuda or tensorrt or gpu" -rs \
+      tests/test_prefetch.py tests/test_device_decode.py tests/test_inference_backends.py -k "nvjpeg or cuda or tensorrt or gpu" -rs \
       2>&1 | tee "$out/gpu_tests.txt" || true
-    timeout "${BENCH_SECONDS:-420}" python3 bench/gpu_speed.py --compile --ddp 1 --json "$out/gpu_speed.json" \
+    timeout "${BENCH_SECONDS:-420}" python3 bench/gpu_speed.py ${BENCH_ARGS:---compile --ddp 1} --json "$out/gpu_speed.json" \
       2>&1 | grep -v -i warning | tee "$out/gpu_speed.txt" ;;
   *)
     echo "usage: bash bench/gpu_check.sh wheels|run" >&2

@@ -8,14 +8,15 @@ Rows (images/s; the issue's H100 figures: >= 3,000 img/s synthetic, >= 90% of th
 * ``synthetic``: forward + backward + fused SGD-momentum step on one random batch kept on the
   device, bf16 autocast + channels_last (what ``Global.precision: auto`` picks on a bf16 GPU),
   cudnn.benchmark on; ``--compile`` adds ``torch.compile`` (inductor) and its CUDA-graph mode
-  (``reduce-overhead``) as rows of their own.
+  (``reduce-overhead``) as rows of their own, and the two real-data rows below again with
+  ``Global.compile: true``.
 * ``JPEG, CPU workers``: a real ``torchclas.train`` epoch over ``--images`` 500x375 JPEGs
   (repeated), decoded and cropped by ``--workers`` loader processes (``loader.fast_decode``);
 * ``JPEG, decode_on_device``: the same epoch with the workers only reading files and nvJPEG
   decoding each batch on the GPU (``loader.decode_on_device``);
 * ``--ddp N``: the decode-on-device epoch again under ``torchrun --nproc_per_node N`` (NCCL).
 
-Each real-data row is the second of two epochs (the first pays worker start-up and cuDNN's
+``--only ROW ...`` runs the rows named, in that order. Each real-data row is the second of two epochs (the first pays worker start-up and cuDNN's
 algorithm search), with its ``data wait`` share of the epoch. No download: the JPEGs are
 generated here. Runs on a CPU too, for checking the script, with the ``--device cpu`` line.
 """
@@ -46,6 +47,9 @@ from torchclas.config import load_config  # noqa: E402
 from torchclas.engine import train  # noqa: E402
 from torchclas.models import create_model  # noqa: E402
 
+ROWS = ("synthetic", "cpu_workers", "on_device", "ddp", "compile default", "compile reduce-overhead",
+        "cpu_workers compiled", "on_device compiled")
+JPEG_FREE = ("synthetic", "compile default", "compile reduce-overhead")
 NORMALIZE = {"scale": "1.0/255.0", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "order": ""}
 
 
@@ -94,10 +98,12 @@ def synthetic_ips(args: argparse.Namespace, compile_mode: str | None = None) -> 
     return args.batch / kept[len(kept) // 2]
 
 
-def run_config(args: argparse.Namespace, listing: Path, out: Path, decode_on_device: bool) -> Path:
+def run_config(args: argparse.Namespace, listing: Path, out: Path, decode_on_device: bool,
+               compile_model: bool = False) -> Path:
     """A two-epoch training config over ``listing`` at the bench's model, size and batch."""
     cfg = {"Global": {"output_dir": str(out), "epochs": 2, "device": args.device, "eval_during_train": False,
-                      "seed": 0, "image_shape": [3, args.size, args.size], "save_interval": 2},
+                      "seed": 0, "image_shape": [3, args.size, args.size], "save_interval": 2,
+                      "compile": compile_model},
            "Arch": {"name": args.model, "class_num": 1000},
            "Optimizer": {"name": "Momentum", "momentum": 0.9, "lr": {"name": "Cosine", "learning_rate": 0.1}},
            "DataLoader": {"Train": {
@@ -127,9 +133,10 @@ def jpeg_listing(args: argparse.Namespace, work: Path) -> Path:
     return listing
 
 
-def jpeg_epoch(args: argparse.Namespace, listing: Path, out: Path, on_device: bool, ddp: int = 0) -> dict:
+def jpeg_epoch(args: argparse.Namespace, listing: Path, out: Path, on_device: bool, ddp: int = 0,
+               compile_model: bool = False) -> dict:
     """The second epoch of a real training run over ``listing`` (in this process, or under torchrun)."""
-    config = run_config(args, listing, out, on_device)
+    config = run_config(args, listing, out, on_device, compile_model)
     if ddp:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ddp}",
@@ -159,24 +166,31 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--images", type=int, default=20480, help="JPEG samples per epoch (512 files repeated)")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
-    parser.add_argument("--compile", action="store_true", help="add torch.compile rows (default, reduce-overhead)")
+    parser.add_argument("--compile", action="store_true", help="add the torch.compile rows (synthetic default and reduce-overhead; real data)")
     parser.add_argument("--ddp", type=int, default=0, help="add a torchrun row with this many processes (NCCL)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--only", nargs="+", choices=ROWS, help="these rows only, in this order")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("no CUDA GPU here: run with --device cpu (and small sizes) to check the script")
+    rows = {  # in this order; the compile rows last, each compile takes a minute or two
+        "synthetic": lambda: {"ips": synthetic_ips(args)},
+        "cpu_workers": lambda: jpeg_epoch(args, listing, work / "cpu_workers", False),
+        "on_device": lambda: jpeg_epoch(args, listing, work / "on_device", True),
+        "ddp": lambda: jpeg_epoch(args, listing, work / "ddp", True, max(args.ddp, 1)),
+        "compile default": lambda: {"ips": synthetic_ips(args, "default")},
+        "compile reduce-overhead": lambda: {"ips": synthetic_ips(args, "reduce-overhead")},
+        "cpu_workers compiled": lambda: jpeg_epoch(args, listing, work / "cpu_compiled", False, compile_model=True),
+        "on_device compiled": lambda: jpeg_epoch(args, listing, work / "on_device_compiled", True, compile_model=True),
+    }
+    wanted = args.only or [key for key in rows if (args.ddp or key != "ddp")
+                           and (args.compile or "compile" not in key)]
     figures: dict[str, dict] = {}
-    measure(figures, "synthetic", lambda: {"ips": synthetic_ips(args)}, args.json)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        listing = jpeg_listing(args, work)
-        measure(figures, "cpu_workers", lambda: jpeg_epoch(args, listing, work / "cpu_workers", False), args.json)
-        measure(figures, "on_device", lambda: jpeg_epoch(args, listing, work / "on_device", True), args.json)
-        if args.ddp:
-            measure(figures, "ddp", lambda: jpeg_epoch(args, listing, work / "ddp", True, args.ddp), args.json)
-    if args.compile:  # last: each compile takes a minute or two
-        for mode in ("default", "reduce-overhead"):
-            measure(figures, f"compile {mode}", lambda: {"ips": synthetic_ips(args, mode)}, args.json)
+        listing = jpeg_listing(args, work) if any(key not in JPEG_FREE for key in wanted) else None
+        for key in wanted:
+            measure(figures, key, rows[key], args.json)
     gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     table = Table(title=f"{args.model} training, img/s ({args.size}x{args.size}, batch {args.batch}, bf16 autocast + "
                         f"channels_last, {gpu}, {args.workers} loader workers; ratio to synthetic)")
@@ -185,8 +199,10 @@ def main() -> None:
     labels = {"synthetic": "synthetic (one batch on the device)", "compile default": "synthetic + torch.compile",
               "compile reduce-overhead": "synthetic + torch.compile CUDA graphs",
               "cpu_workers": "JPEG, CPU workers decode (fast_decode)", "on_device": "JPEG, decode_on_device (nvJPEG)",
-              "ddp": f"JPEG, decode_on_device, torchrun x{args.ddp} (NCCL)"}
-    base = figures["synthetic"].get("ips", float("nan"))
+              "ddp": f"JPEG, decode_on_device, torchrun x{max(args.ddp, 1)} (NCCL)",
+              "cpu_workers compiled": "JPEG, CPU workers, Global.compile", "on_device compiled":
+              "JPEG, decode_on_device, Global.compile"}
+    base = figures.get("synthetic", {}).get("ips", float("nan"))
     for key, row in figures.items():
         if "error" in row:
             table.add_row(labels[key], row["error"][:60], "", "")

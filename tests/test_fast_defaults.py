@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 import torch
@@ -172,3 +173,17 @@ def test_a_run_whose_threads_were_probed_is_watched(tmp_path, tiny_data, monkeyp
         torch.set_num_threads(previous)
     assert "precision fp32, 1 compute thread(s)" in caplog.text
     assert "compute threads 1 -> 2 (back to more threads" in caplog.text
+
+
+def test_deterministic_turns_on_deterministic_kernels_and_says_so(tmp_path, tiny_data, monkeypatch, caplog):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    try:
+        with caplog.at_level(logging.INFO, logger="torchclas"):
+            train(_cfg(tmp_path, tiny_data, deterministic=True))
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+        assert not torch.backends.cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        assert "deterministic kernels on" in caplog.text
+    finally:  # process-wide switches: leave the other tests as they were
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False

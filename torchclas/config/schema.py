@@ -36,7 +36,8 @@ class GlobalConfig(Section):
     ``precision`` (``auto``: bf16 where the hardware runs it faster, see
     ``engine/fast_defaults.py``) applies when there is no ``AMP`` section; ``channels_last:
     auto`` turns it on for convolutional nets; ``cudnn_benchmark`` lets cuDNN time its
-    convolution algorithms for each new input shape on a GPU. ``use_dali`` (PaddleClas's GPU
+    convolution algorithms for each new input shape on a GPU; ``deterministic`` makes a GPU run
+    repeat bit for bit (deterministic kernels, no benchmarking; slower). ``use_dali`` (PaddleClas's GPU
     decoding switch) sets ``loader.decode_on_device`` for both splits.
     """
 
@@ -61,6 +62,7 @@ class GlobalConfig(Section):
     num_threads: Optional[int] = Field(None, ge=1)
     channels_last: bool | Literal["auto"] = "auto"
     cudnn_benchmark: bool = True
+    deterministic: bool = False
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     accum_steps: int = Field(1, ge=1)
     auto_scale_lr: bool = False

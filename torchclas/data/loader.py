@@ -19,6 +19,7 @@ from ..config.schema import SplitConfig
 from .batch_ops import build_batch_ops
 from .datasets import build_dataset, collate_skip_bad
 from .device_decode import DeviceDecode, PathTaggedDataset, collate_encoded
+from .prefetch import finished_ahead
 from .pipeline import build_ops, build_transforms, split_late_normalize
 from .samplers import SeededBatchSampler, build_batch_sampler
 
@@ -165,7 +166,10 @@ def device_batches(loader: DataLoader, device: torch.device | None = None):
     batches = loader.uint8_batches()
     if loader.device_decode is None:
         return batches
-    return (loader.device_decode.finish(batch, device or torch.device("cpu")) for batch in batches)
+    device = device or torch.device("cpu")
+    if device.type == "cuda":  # decode the next batches while the GPU trains on this one
+        return finished_ahead(batches, loader.device_decode.finish, device)
+    return (loader.device_decode.finish(batch, device) for batch in batches)
 
 
 def batch_to_device(loader: DataLoader, images: torch.Tensor, device: torch.device,

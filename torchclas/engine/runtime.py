@@ -13,7 +13,8 @@ import torch
 
 from ..config.schema import Config
 
-__all__ = ["select_device", "seed_everything", "configure_threads", "run_dir", "attach_log_file"]
+__all__ = ["select_device", "seed_everything", "use_deterministic_kernels", "configure_threads", "run_dir",
+           "attach_log_file"]
 
 log = logging.getLogger("torchclas")
 
@@ -27,6 +28,16 @@ def select_device(name: str) -> torch.device:
             raise RuntimeError("Global.device is 'gpu' but no CUDA GPU is available; use 'cpu' or 'auto'")
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+def use_deterministic_kernels() -> None:
+    """Same inputs, same bits, on a GPU too (``Global.deterministic``): cuDNN's deterministic
+    algorithms and no benchmarking, torch's deterministic kernels where it has them (a warning
+    names an op without one) and the cuBLAS workspace setting they need. Slower on a GPU."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def seed_everything(seed: int | None) -> None:

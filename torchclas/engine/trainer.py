@@ -32,7 +32,8 @@ from .recovery import (check_free_space, checkpoint_bytes, checkpoint_fast_defau
 from .fast_defaults import ThreadWatch, resolve_precision
 from .signals import TrainingStopped, stop_on_signals
 from .progress import console, summary_line
-from .runtime import attach_log_file, configure_threads, run_dir, seed_everything, select_device
+from .runtime import (attach_log_file, configure_threads, run_dir, seed_everything, select_device,
+                      use_deterministic_kernels)
 
 __all__ = ["train", "train_one_epoch", "TrainState"]
 
@@ -140,7 +141,10 @@ def _decide_fast_defaults(cfg: Config, device: torch.device, info: DistInfo, che
             cfg = cfg.model_copy(update={"AMP": None, "Global": cfg.Global.model_copy(update={"precision": "fp32"})})
             why = f"only {int(bf16)} of {info.world_size} processes found bf16 faster"
     log.info("precision %s, %d compute thread(s) (%s)", cfg.Global.precision, torch.get_num_threads(), why)
-    if device.type == "cuda":
+    if cfg.Global.deterministic:
+        use_deterministic_kernels()
+        log.info("deterministic kernels on, cudnn.benchmark off (Global.deterministic)")
+    elif device.type == "cuda":
         torch.backends.cudnn.benchmark = cfg.Global.cudnn_benchmark
         log.info("cudnn.benchmark %s (Global.cudnn_benchmark)", cfg.Global.cudnn_benchmark)
     return cfg
