@@ -6,7 +6,9 @@ two training steps and the GPU waits for it (measured on an H200, ResNet50_vd at
 1,546 img/s against 3,755 on one batch kept on the GPU, 54% of the epoch spent waiting).
 `finished_ahead` runs it in a thread, ``depth`` batches ahead, on a CUDA stream of its own, so
 the decoding of the next batches overlaps the current step (nvJPEG and torch's kernels release
-the GIL). The batches come out in order and equal to finishing them in the loop.
+the GIL). The batches come out in order and equal to finishing them in the loop. Measured on the
+same H200: 1,818 img/s (42% waiting); what is left is nvJPEG's Huffman stage, which
+``torchvision.io.decode_jpeg`` runs on one CPU thread (about 2,000 img/s at 500x375).
 """
 
 from __future__ import annotations
