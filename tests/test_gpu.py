@@ -72,3 +72,27 @@ def test_torchrun_nccl_trains_with_decode_on_device(tiny_config, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "device cuda" in (out / "train.log").read_text()
     assert read_metrics(out / "metrics.jsonl")[0]["num_images"] == 48
+
+
+@pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-2), ("bf16", 6e-2), ("fp16", 2e-2)])
+def test_torch_backend_on_the_gpu_matches_the_cpu(tiny_data, tmp_path, precision, tolerance):
+    from torchclas.config import config_from_dict
+    from torchclas.engine.checkpoint import save_weights
+    from torchclas.export import export_model
+    from torchclas.inference import Predictor
+    from torchclas.models import create_model
+    from torchclas.testing.tiny import tiny_config_dict
+
+    raw = tiny_config_dict(tiny_data, tmp_path / "out")
+    raw["Global"]["pretrained_model"] = str(tmp_path / "best")
+    cfg = config_from_dict(raw)
+    torch.manual_seed(0)
+    save_weights(create_model(cfg.Arch.name, 3).eval(), tmp_path / "best.safetensors")
+    export_model(cfg, tmp_path / "model.pt2", format="torch-export")
+    batch = torch.randn(8, 3, 32, 32).numpy()
+    cpu = Predictor(tmp_path / "best", backend="torch", config=cfg).predict_logits(batch)
+    scale = abs(cpu).max()
+    for model in (tmp_path / "best", tmp_path / "model.pt2"):
+        gpu = Predictor(model, backend="torch", config=cfg, device="cuda", precision=precision).predict_logits(batch)
+        assert gpu.dtype == cpu.dtype and gpu.shape == cpu.shape
+        assert abs(gpu - cpu).max() <= tolerance * scale, (model.name, abs(gpu - cpu).max(), scale)

@@ -113,6 +113,19 @@ def test_bf16_runs_in_bf16_and_keeps_top1(exports, tiny_data, model, backend):
     assert 1e-3 < max(diffs) < 0.35  # bf16 really ran (two fp32 runs differ by ~1e-6)
 
 
+def test_devices_each_backend_refuses_name_what_runs_there(exports):
+    cfg, root = exports
+    with pytest.raises(ValueError, match="device 'tensorrt' runs on backend onnxruntime, not 'torch'"):
+        Predictor(root / "model.pt2", backend="torch", device="tensorrt")
+    with pytest.raises(ValueError, match="device 'cuda' runs on backend onnxruntime or torch, not 'openvino'"):
+        Predictor(root / "model.xml", device="cuda")
+    with pytest.raises(ValueError, match="backend 'torch' on cpu runs fp32 or bf16, not 'fp16'"):
+        Predictor(root / "model.pt2", backend="torch", precision="fp16")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device 'cuda': torch sees no CUDA GPU here"):
+            Predictor(root / "best", backend="torch", config=cfg, device="cuda")
+
+
 def test_default_backend_and_bf16_on_onnxruntime_is_refused(exports):
     _, root = exports
     assert default_backend(root / "model.onnx") == "onnxruntime"

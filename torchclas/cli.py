@@ -128,7 +128,9 @@ def _add_predictor_args(cmd: argparse.ArgumentParser) -> None:
                      help="default: from the file (onnxruntime for .onnx; openvino for bf16)")
     cmd.add_argument("--precision", default=None, choices=["fp32", "bf16", "int8", "fp16"],
                      help="default: the file's own")
-    cmd.add_argument("--device", default="cpu", choices=["cpu", "cuda", "tensorrt"])
+    cmd.add_argument("--device", default="cpu", choices=["cpu", "cuda", "tensorrt"],
+                     help="cuda: onnxruntime's CUDA provider, or the GPU with --backend torch; "
+                          "tensorrt: onnxruntime's TensorRT provider")
     cmd.add_argument("--threads", type=int, default=None)
     cmd.add_argument("--no-spin", dest="spin", action="store_false",
                      help="onnxruntime: idle threads sleep instead of spin-waiting (for a machine shared with other work)")

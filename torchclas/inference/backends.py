@@ -162,13 +162,15 @@ class OpenVinoBackend:
 
 
 class TorchBackend:
-    """torch on the CPU: a ``torch.export`` program (``.pt2``) or weights plus their config.
+    """torch, on the CPU or a CUDA GPU: a ``torch.export`` program (``.pt2``) or weights plus
+    their config.
 
     Args:
         path: a ``.pt2`` file, or weights (``.safetensors`` with or without the extension).
         config: a ``Config``, a YAML path or a config dict: needed for weights, unused for ``.pt2``.
         threads: sets ``torch.set_num_threads`` (process-wide) when given.
-        precision: ``fp32`` or ``bf16`` (``torch.autocast``); None: the metadata's (fp32).
+        precision: ``fp32`` or ``bf16``, and on a GPU ``fp16`` (``torch.autocast``); None: fp32.
+        device: ``cpu`` or ``cuda``.
 
     Example:
         >>> TorchBackend("output/best_model", "configs/ResNet18.yaml").metadata["model"]  # doctest: +SKIP
@@ -178,7 +180,11 @@ class TorchBackend:
     name = "torch"
 
     def __init__(self, path: str | Path, config: Config | str | Path | dict | None = None,
-                 threads: int | None = None, precision: str | None = None):
+                 threads: int | None = None, precision: str | None = None, device: str = "cpu"):
+        self.device, self.precision = _torch_device(device), precision or "fp32"
+        allowed = ("fp32", "bf16", "fp16") if self.device.type == "cuda" else ("fp32", "bf16")
+        if self.precision not in allowed:
+            raise ValueError(f"backend 'torch' on {device} runs {' or '.join(allowed)}, not '{self.precision}'")
         if Path(path).suffix == ".pt2":
             self.path = Path(path)
             self.metadata = read_pt2_metadata(self.path)
@@ -192,9 +198,7 @@ class TorchBackend:
             class_num = checkpoint_class_num(cfg, self.path)
             self.model = build_inference_model(cfg, self.path, class_num=class_num)
             self.metadata = build_metadata(cfg, class_num=class_num)
-        self.precision = precision or "fp32"
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"backend 'torch' runs fp32 or bf16, not '{self.precision}'")
+        self.model = self.model.to(self.device)
         if threads:
             torch.set_num_threads(int(threads))
         # NHWC for conv nets, as in training: MobileNetV3_large batch 16, 1 thread: 49 -> 67 img/s
@@ -205,11 +209,21 @@ class TorchBackend:
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Raw logits ``[N, class_num]`` of a float32 NCHW batch."""
-        x = torch.from_numpy(batch)
+        x = torch.from_numpy(batch).to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
+        dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype, enabled=self.precision != "fp32"):
             return numpy_logits(self.model(x))
+
+
+def _torch_device(device: str) -> torch.device:
+    """``cpu`` or ``cuda`` as a torch device; ``cuda`` without a GPU is an error."""
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"backend 'torch' runs on 'cpu' or 'cuda', not '{device}'")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda': torch sees no CUDA GPU here")
+    return torch.device(device)
 
 
 def _onnx_meta(path: Path) -> dict[str, Any]:
@@ -288,10 +302,11 @@ def open_backend(model_path: str | Path, backend: str | None = None, config: Any
         runs = " or ".join("a weights file with config=" if k == "weights" else f"a {k} file" for k in _RUNS[backend])
         raise ValueError(f"{model_path}: backend '{backend}' cannot run a {kind} file; it runs {runs}"
                          + (" (export one with `torchclas export`)" if kind == "weights" else ""))
-    if device != "cpu" and backend != "onnxruntime":
-        raise ValueError(f"device '{device}' runs on backend 'onnxruntime' only, not '{backend}'")
+    if device != "cpu" and (backend == "openvino" or (device == "tensorrt" and backend == "torch")):
+        runs = "onnxruntime" if device == "tensorrt" else "onnxruntime or torch"
+        raise ValueError(f"device '{device}' runs on backend {runs}, not '{backend}'")
     if backend == "onnxruntime":
         return OnnxBackend(model_path, threads, device, precision, spin)
     if backend == "openvino":
         return OpenVinoBackend(model_path, threads, precision)
-    return TorchBackend(model_path, config, threads, precision)
+    return TorchBackend(model_path, config, threads, precision, device)

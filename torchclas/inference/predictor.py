@@ -34,8 +34,10 @@ class Predictor:
         topk: results per image (default: the model's ``Infer.PostProcess.topk``).
         threads: CPU threads of the runtime.
         batch_size: images per forward pass.
-        precision: ``fp32``, ``bf16`` (openvino, torch), ``fp16`` (TensorRT); None: the file's.
-        device: ``cpu``, ``cuda`` or ``tensorrt`` (onnxruntime execution providers).
+        precision: ``fp32``, ``bf16`` (openvino, torch), ``fp16`` (TensorRT, torch on a GPU);
+            None: the file's.
+        device: ``cpu``, ``cuda`` (onnxruntime's CUDA execution provider, or torch on the GPU)
+            or ``tensorrt`` (onnxruntime's TensorRT execution provider).
         weights: ensemble weights, one per model (default equal).
         threshold: score a multi-label model's class needs to be reported.
         spin: onnxruntime's idle threads spin-wait between passes (its default: on a quiet
