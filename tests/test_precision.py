@@ -150,3 +150,40 @@ def test_eval_images_from_the_config_and_from_a_list(setup, tmp_path):
     assert paths == [data / f"val/{i:04d}.png" for i in range(5)] and labels == [0, 1, 2, 0, 1]
     (tmp_path / "l.txt").write_text("a.png 3\nb.png\n")
     assert eval_images(cfg, tmp_path / "l.txt") == ([tmp_path / "a.png", tmp_path / "b.png"], None)
+
+
+def test_keep_float_undoes_the_quantisation_of_the_nodes_it_names(setup, tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    from torchclas.export.int8_fallback import keep_float, name_unnamed_nodes
+    from torchclas.export.quantizers import build_quantizer
+
+    cfg, _, _ = setup
+    export_model(cfg, tmp_path / "fp32.onnx")
+    original = onnx.load(str(tmp_path / "fp32.onnx"))
+    name_unnamed_nodes(original)
+    onnx.save(original, str(tmp_path / "prep.onnx"))
+    batches = [np.random.default_rng(i).standard_normal((8, 3, 32, 32)).astype(np.float32) for i in range(4)]
+    quantize = build_quantizer("nncf", tmp_path / "prep.onnx", batches, "auto", tmp_path / "ranges.json")
+    full = onnx.load(str(quantize(tmp_path / "int8.onnx", [])))
+
+    def run(model: onnx.ModelProto) -> np.ndarray:
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return session.run(None, {"x": batches[0]})[0]
+
+    every = [node.name for node in original.graph.node]
+    floated = keep_float(full, original, every)  # every node back in fp32: the fp32 model again
+    assert not any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in floated.graph.node)
+    np.testing.assert_allclose(run(floated), run(original), rtol=1e-5, atol=1e-5)
+    assert np.abs(run(full) - run(original)).max() > 1e-3  # while the INT8 graph differs
+
+    stem = [node.name for node in original.graph.node if node.op_type == "Conv"][:1]
+    one = keep_float(full, original, stem)
+    conv = next(node for node in one.graph.node if node.name == stem[0])
+    source = next(node for node in original.graph.node if node.name == stem[0])
+    assert list(conv.input) == list(source.input)  # reads x and its own fp32 weight again
+    quantized_convs = lambda m: sum(n.op_type == "DequantizeLinear" for n in m.graph.node)  # noqa: E731
+    assert quantized_convs(one) < quantized_convs(full) and run(one).shape == run(full).shape
+    with pytest.raises(ValueError, match="none of the nodes to keep in fp32 is in both graphs"):
+        keep_float(full, original, ["/no/such/Conv"])

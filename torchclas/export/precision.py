@@ -146,7 +146,7 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         blocks, chosen, agreement = node_blocks(proto), [], None
         if target_agreement is not None:
             chosen, agreement = choose_float_blocks(
-                blocks, lambda exclude: quantize(work / "trial.onnx", exclude),
+                blocks, lambda exclude: quantize(work / "trial.onnx", exclude, trial=True),
                 lambda path: _session_logits(path, batches), _session_logits(prepared, batches),
                 target_agreement, max_float_blocks)
         quantize(int8_path, [n for b in chosen for n in blocks[b]])
