@@ -32,8 +32,8 @@ case "${1:-}" in
     python3 -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())" \
       | tee -a "$out/gpu.txt" || true
     timeout "${TEST_SECONDS:-240}" python3 -m pytest -q -p no:cacheprovider -n 4 tests/test_gpu.py \
-      tests/test_prefetch.py tests/test_device_decode.py tests/test_inference_backends.py -k "nvjpeg or cuda or tensorrt or gpu" -rs \
-      2>&1 | tee "$out/gpu_tests.txt" || true
+      tests/test_prefetch.py tests/test_device_decode.py tests/test_inference_backends.py \
+      -k "nvjpeg or cuda or tensorrt or gpu" -rs 2>&1 | tee "$out/gpu_tests.txt" || true
     timeout "${BENCH_SECONDS:-420}" python3 bench/gpu_speed.py ${BENCH_ARGS:---compile --ddp 1} --json "$out/gpu_speed.json" \
       2>&1 | grep -v -i warning | tee "$out/gpu_speed.txt" ;;
   *)

@@ -16,8 +16,9 @@ Rows (images/s; the issue's H100 figures: >= 3,000 img/s synthetic, >= 90% of th
   decoding each batch on the GPU (``loader.decode_on_device``);
 * ``--ddp N``: the decode-on-device epoch again under ``torchrun --nproc_per_node N`` (NCCL).
 
-``--only ROW ...`` runs the rows named, in that order. Each real-data row is the second of two epochs (the first pays worker start-up and cuDNN's
-algorithm search), with its ``data wait`` share of the epoch. No download: the JPEGs are
+``--only ROW ...`` runs the rows named, in that order. Each real-data row is the second of two
+epochs (the first pays worker start-up and cuDNN's algorithm search), with its ``data wait``
+share of the epoch. No download: the JPEGs are
 generated here. Runs on a CPU too, for checking the script, with the ``--device cpu`` line.
 """
 
@@ -166,7 +167,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--images", type=int, default=20480, help="JPEG samples per epoch (512 files repeated)")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
-    parser.add_argument("--compile", action="store_true", help="add the torch.compile rows (synthetic default and reduce-overhead; real data)")
+    parser.add_argument("--compile", action="store_true",
+                        help="add the torch.compile rows (synthetic default and reduce-overhead; real data)")
     parser.add_argument("--ddp", type=int, default=0, help="add a torchrun row with this many processes (NCCL)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--only", nargs="+", choices=ROWS, help="these rows only, in this order")

@@ -114,8 +114,9 @@ def keep_float(quantized: onnx.ModelProto, original: onnx.ModelProto, names: lis
     out = onnx.ModelProto()
     out.CopyFrom(quantized)
     before = {node.name: node for node in original.graph.node}
+    # a node the quantiser folded away (a BatchNorm into its conv) has nothing to keep in fp32
     wanted = set(names) & before.keys() & {node.name for node in out.graph.node}
-    if names and not wanted:  # a node the quantiser folded away (a BatchNorm) has nothing to keep
+    if names and not wanted:
         raise ValueError(f"none of the nodes to keep in fp32 is in both graphs: {sorted(names)[:5]}")
     restored: set[str] = set()
     for node in out.graph.node:

@@ -4,9 +4,10 @@ Each turns an fp32 graph into a QDQ ONNX file, calibrated on batches of preproce
 and leaves the nodes it is told to exclude in fp32, so the accuracy-aware fallback
 (:mod:`.int8_fallback`) can call it again: onnxruntime quantises again without them; NNCF
 quantises again only for the file it writes, and answers the fallback's trials by bypassing
-those nodes' quantisers in its fully quantised graph (`int8_fallback.keep_float`). onnxruntime quantises the graph its
-``quant_pre_process`` prepared (batch norms folded, HardSwish split into HardSigmoid and Mul);
-NNCF the graph as exported, which it folds itself.
+those nodes' quantisers in its fully quantised graph (`int8_fallback.keep_float`).
+
+onnxruntime quantises the graph its ``quant_pre_process`` prepared (batch norms folded,
+HardSwish split into HardSigmoid and Mul); NNCF the graph as exported, which it folds itself.
 
 - ``nncf``: NNCF's post-training quantisation, mixed preset: per-channel symmetric int8
   weights, asymmetric 8-bit activations, one quantiser on the input of each Conv/Gemm/MatMul
@@ -105,7 +106,7 @@ def _nncf_quantizer(prepared: Path, batches: list[np.ndarray], method: str) -> Q
     def run_nncf(exclude: list[str]) -> onnx.ModelProto:
         graph = onnx.ModelProto()
         graph.CopyFrom(model)
-        # nor are its progress bars (rich, on stdout)
+        # its progress bars (rich, on stdout) are not ours to draw either
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
             return nncf.quantize(graph, dataset, preset=nncf.QuantizationPreset.MIXED, subset_size=images,
                                  ignored_scope=nncf.IgnoredScope(names=exclude, validate=False),
