@@ -167,7 +167,8 @@ def train_briefly(name: str, data: Path, seconds: float, size: int = 32,
 
 
 def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int, method: str = "auto",
-              int8_target: float = 99.0, quantizers: tuple[str, ...] = ("nncf",)) -> dict:
+              int8_target: float = 99.0, quantizers: tuple[str, ...] = ("nncf",),
+              int8_check_size: int | None = None) -> dict:
     """Train ``name`` briefly, export it in bf16 (where the CPU has it) and in INT8 by each of
     ``quantizers`` (the same trained weights), and return each export's agreement report."""
     model, seen = train_briefly(name, data, seconds)
@@ -182,7 +183,8 @@ def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int,
     def exported(precision: str, **int8) -> dict:
         return export_model(cfg, work / f"{name}.fm.{precision}.onnx", precision=precision, eval_list=listing,
                             eval_size=eval_size, calibration=data / "train", calibration_size=256,
-                            calibration_method=method, int8_target=int8_target, max_drop=100, **int8)
+                            calibration_method=method, int8_target=int8_target, int8_check_size=int8_check_size,
+                            max_drop=100, **int8)
 
     if cpu_has_bf16():  # a bf16 export refuses a CPU without it
         out["bf16"] = exported("bf16")["agreement"]
@@ -238,6 +240,7 @@ def main() -> None:
     parser.add_argument("--int8-quantizer", nargs="+", default=["nncf"], choices=["nncf", "onnxruntime"],
                         help="agreement: quantise the same trained model with each")
     parser.add_argument("--int8-target", type=float, default=99.0, help="export's --int8-target (0: off)")
+    parser.add_argument("--int8-check-size", type=int, default=None, help="export's --int8-check-size")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw medians here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -261,7 +264,7 @@ def main() -> None:
             results = {k: tuple(statistics.median(rnd[k][i] for rnd in rounds[name]) for i in (0, 1)) for k in keys}
             agree = None if args.skip_agreement else agreement(name, args.data, work, args.train_seconds, args.eval_size,
                                                                  args.calibration_method, args.int8_target,
-                                                                 tuple(args.int8_quantizer))
+                                                                 tuple(args.int8_quantizer), args.int8_check_size)
             flops = model_info(name)["flops"]
             print_table(name, results, flops, agree)
             dump[name] = {"results": {f"{k[0]}/{k[1]}": v for k, v in results.items()}, "agreement": agree}

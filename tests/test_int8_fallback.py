@@ -9,7 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from torchclas.export.int8_fallback import block_of, choose_float_blocks, name_unnamed_nodes, node_blocks
+from torchclas.export.int8_fallback import (block_of, choose_float_blocks, logit_error_to, name_unnamed_nodes,
+                                            node_blocks, top1_agreement_with)
 
 
 def test_block_of_cuts_at_the_deepest_numbered_module():
@@ -63,25 +64,50 @@ class FakeQuantizer:
         excluded = {b for b, nodes in self.blocks.items() if set(nodes) <= set(str(path).split("|"))}
         return self.reference + sum(self.noise[b] * self.flips[b] for b in self.blocks if b not in excluded)
 
+    def error(self, path):
+        return logit_error_to(self.reference)(self.logits(path))
+
+    def agreement(self, path):
+        return top1_agreement_with(self.reference)(self.logits(path))
+
+    def choose(self, target, max_blocks=None, agreement=None):
+        return choose_float_blocks(self.blocks, self.quantize, self.error, agreement or self.agreement, target,
+                                   max_blocks)
+
+
+def test_agreement_and_error_measures():
+    reference = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 3.0], [0.0, -1.0]])
+    assert top1_agreement_with(reference)(reference + np.array([0.0, 5.0])) == 50.0  # rows 2 and 4 flip
+    assert logit_error_to(reference)(reference + 2.0) == 4.0
+
 
 def test_the_most_harmful_blocks_go_back_to_fp32_first_until_the_target():
     blocks = {"a": ["a1", "a2"], "b": ["b1"], "c": ["c1"]}
     fake = FakeQuantizer(blocks)
-    chosen, agreement = choose_float_blocks(blocks, fake.quantize, fake.logits, fake.reference, target=70.0)
+    chosen, agreement = fake.choose(target=70.0)
     assert chosen == ["b"] and agreement >= 70.0  # a and c alone flip fewer than 30% of the top-1s
     # full INT8, one trial per block, then the greedy steps
     assert fake.calls[:5] == [[], ["a1", "a2"], ["b1"], ["c1"], ["b1"]]
-    everything, agreement = choose_float_blocks(blocks, fake.quantize, fake.logits, fake.reference, 100.0, max_blocks=3)
+    everything, agreement = fake.choose(100.0, max_blocks=3)
     assert everything == ["b", "c", "a"] and agreement == 100.0
-    quarter, _ = choose_float_blocks(blocks, fake.quantize, fake.logits, fake.reference, target=100.0)
+    quarter, _ = fake.choose(target=100.0)
     assert quarter == ["b"]  # by default at most a quarter of the blocks (rounded up) go back to fp32
+
+
+def test_the_error_ranks_the_blocks_and_the_check_images_decide_when_to_stop():
+    blocks = {"a": ["a1"], "b": ["b1"], "c": ["c1"]}
+    fake = FakeQuantizer(blocks)
+    # a check on other images: only with both b and c in fp32 does it reach the target
+    strict = lambda path: 99.5 if {"b1", "c1"} <= set(str(path).split("|")) else 90.0  # noqa: E731
+    chosen, agreement = fake.choose(99.0, max_blocks=3, agreement=strict)
+    assert chosen == ["b", "c"] and agreement == 99.5  # ranked b, c, a by the error; stopped by the check
 
 
 def test_no_fallback_when_int8_already_agrees_and_max_blocks_caps_it():
     blocks = {"a": ["a1"], "b": ["b1"], "c": ["c1"]}
     fake = FakeQuantizer(blocks)
-    assert choose_float_blocks(blocks, fake.quantize, fake.logits, fake.reference, target=0.0) == ([], pytest.approx(
+    assert fake.choose(target=0.0) == ([], pytest.approx(
         100.0 * float((fake.logits(Path("")).argmax(1) == fake.reference.argmax(1)).mean())))
     assert fake.calls == [[]]
-    chosen, agreement = choose_float_blocks(blocks, fake.quantize, fake.logits, fake.reference, 100.0, max_blocks=1)
+    chosen, agreement = fake.choose(100.0, max_blocks=1)
     assert chosen == ["b"] and agreement < 100.0

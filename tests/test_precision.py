@@ -85,18 +85,22 @@ def test_int8_target_keeps_the_worst_blocks_in_fp32(setup, tmp_path):
     cfg, _, data = setup
     plain = export_model(cfg, tmp_path / "plain.onnx", precision="int8", calibration=data / "train", max_drop=100,
                          int8_target=0)
-    assert plain["int8"] == {"images": 48, "float_blocks": [], "calibration_agreement": None}  # all of train/
+    assert plain["int8"] == {"images": 48, "float_blocks": [], "check_images": None,  # all of train/
+                             "calibration_agreement": None}
     unquantized = float_convs(tmp_path / "plain.onnx")
     assert all("/se/" in name for name in unquantized)  # NNCF's own choice: squeeze-excite gates stay float
     info = export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data / "train", max_drop=100,
-                        int8_target=100, int8_max_float_blocks=2)
+                        int8_target=100, int8_max_float_blocks=2, calibration_size=16, int8_check_size=40)
     blocks = info["int8"]["float_blocks"]
     assert 1 <= len(blocks) <= 2 and 0 <= info["int8"]["calibration_agreement"] <= 100
+    assert info["int8"]["images"] == 16 and info["int8"]["check_images"] == 40  # ranges on 16, checked on 40
     kept = float_convs(tmp_path / "m.onnx") - unquantized
     assert kept and all(any(name.startswith(b + "/") for b in blocks) for name in kept)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "plain.onnx"]  # no trial models left
     with pytest.raises(ValueError, match=r"--int8-target must be a top-1 agreement in \[0, 100\] %, got 101"):
         export_model(cfg, tmp_path / "x.onnx", precision="int8", calibration=data / "train", int8_target=101)
+    with pytest.raises(ValueError, match="--int8-check-size must be at least 1 image, got 0"):
+        export_model(cfg, tmp_path / "x.onnx", precision="int8", calibration=data / "train", int8_check_size=0)
 
 
 def test_a_drop_over_max_drop_is_refused_with_the_numbers(setup, tmp_path):

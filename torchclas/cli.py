@@ -81,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "of the batch extremes; entropy: onnxruntime only)")
     export.add_argument("--int8-target", type=float, default=99.0, metavar="PCT",
                         help="int8: keep the blocks that quantise worst in fp32 until top-1 agrees with fp32 on "
-                             "PCT %% of the calibration images (0: quantise every block)")
+                             "PCT %% of the check images (0: quantise every block)")
+    export.add_argument("--int8-check-size", type=int, default=None, metavar="N",
+                        help="int8: check the agreement on N images of the calibration folder (default: the "
+                             "calibration images; more make the check less noisy)")
     export.add_argument("--int8-max-float-blocks", type=int, default=None, metavar="N",
                         help="int8: keep at most N blocks in fp32 (default: a quarter of the graph's blocks)")
     export.add_argument("--eval-list", default=None, metavar="FILE",
@@ -221,8 +224,8 @@ def _cmd_export(args: argparse.Namespace) -> None:
                         multilabel=args.multilabel, calibration=args.calibration,
                         calibration_size=args.calibration_size, calibration_method=args.calibration_method,
                         int8_target=args.int8_target, int8_max_float_blocks=args.int8_max_float_blocks,
-                        int8_quantizer=args.int8_quantizer, eval_list=args.eval_list,
-                        eval_size=args.eval_size, max_drop=args.max_drop)
+                        int8_quantizer=args.int8_quantizer, int8_check_size=args.int8_check_size,
+                        eval_list=args.eval_list, eval_size=args.eval_size, max_drop=args.max_drop)
     print(f"exported {info['path']} ({info['format']} {info['precision']}, input {info['input_size']}, "
           f"{info['class_num']} classes{', re-parameterised' if info['reparameterized'] else ''}, "
           f"max |fp32 {info['format']} - torch| = {info['max_abs_diff']:.2e})")
@@ -234,8 +237,9 @@ def _cmd_export(args: argparse.Namespace) -> None:
               f"{report['images']} images{accuracy} (drop {report['drop']:.2f} points, --max-drop {args.max_drop})")
     if info["int8"] and info["int8"]["float_blocks"]:
         blocks = info["int8"]["float_blocks"]
-        print(f"int8: {len(blocks)} block(s) kept in fp32 to reach --int8-target {args.int8_target}% on the "
-              f"calibration images ({info['int8']['calibration_agreement']:.2f}%): {', '.join(blocks)}")
+        print(f"int8: {len(blocks)} block(s) kept in fp32 to reach --int8-target {args.int8_target}% on "
+              f"{info['int8']['check_images']} calibration images ({info['int8']['calibration_agreement']:.2f}%): "
+              f"{', '.join(blocks)}")
 
 
 def _split_models(paths: list[str]) -> tuple[list[str], list[str]]:

@@ -57,7 +57,8 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
                  calibration: str | Path | None = None, calibration_size: int = 128,
                  calibration_method: str = "auto", int8_target: float | None = 99.0,
                  int8_max_float_blocks: int | None = None, int8_quantizer: str = "nncf",
-                 eval_list: str | Path | None = None, eval_size: int = 1000, max_drop: float = 1.0) -> dict[str, Any]:
+                 int8_check_size: int | None = None, eval_list: str | Path | None = None, eval_size: int = 1000,
+                 max_drop: float = 1.0) -> dict[str, Any]:
     """Export ``Global.pretrained_model`` in ``format`` and ``precision``, with metadata.
 
     ``class_num`` is the checkpoint's; the model is re-parameterised where it has train-time
@@ -78,9 +79,11 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
         calibration_method: INT8 activation ranges: ``auto`` (the quantiser's own), ``minmax-mean``,
             ``minmax``, ``percentile`` or ``entropy`` (onnxruntime only).
         int8_target: keep the INT8 blocks that hurt most in fp32 until top-1 agrees with fp32 on
-            this % of the calibration images; 0 or None quantises every block.
+            this % of the check images (``int8_check_size``); 0 or None quantises every block.
         int8_max_float_blocks: keep at most this many blocks in fp32 (None: a quarter of them).
         int8_quantizer: ``nncf`` (default) or ``onnxruntime`` (:mod:`.quantizers`).
+        int8_check_size: the fallback checks top-1 agreement on this many images of the
+            calibration folder (None: on the calibration images).
         eval_list: ``path [label]`` list for the bf16/INT8 agreement (default ``DataLoader.Eval``'s).
         eval_size: at most this many eval images.
         max_drop: refuse a bf16/INT8 export whose top-1 drops more than this many points.
@@ -116,7 +119,7 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
             diff = export_onnx_file(model, meta, fp32, opset, check, atol)
             int8 = staged if format == "onnx" else Path(folder) / "int8.onnx"
             quantized = quantize_onnx_int8(fp32, int8, calibration, meta, calibration_size, calibration_method,
-                                           int8_target, int8_max_float_blocks, int8_quantizer)
+                                           int8_target, int8_max_float_blocks, int8_quantizer, int8_check_size)
             if format == "onnx":
                 write_onnx_metadata(int8, meta)
             else:
