@@ -64,7 +64,7 @@ def test_int8_export_reports_agreement_and_max_drop_refuses(project, tmp_path):
     out = export(root, tmp_path / "q.onnx", "--precision", "int8", "--calibration", str(data / "train"),
                  "--max-drop", "100", "--int8-target", "100", "--int8-check-size", "20", "--int8-max-float-blocks", "1")
     assert "int8: top-1 agrees with fp32 on" in out and "of 24 images" in out
-    assert "int8: 1 block(s) kept in fp32 to reach --int8-target 100.0% on 20 calibration images" in out
+    assert "int8: 1 block(s) kept in fp32 to reach --int8-target 100.0% on 20 check images" in out
     refused = run_cli("export", "-c", str(root / "cfg.yaml"), "-o", f"Global.pretrained_model={root / 'best'}",
                       "--out", str(tmp_path / "r.onnx"), "--precision", "int8", "--calibration",
                       str(data / "train"), "--max-drop", "-100")

@@ -86,14 +86,14 @@ def test_int8_target_keeps_the_worst_blocks_in_fp32(setup, tmp_path):
     plain = export_model(cfg, tmp_path / "plain.onnx", precision="int8", calibration=data / "train", max_drop=100,
                          int8_target=0)
     assert plain["int8"] == {"images": 48, "float_blocks": [], "check_images": None,  # all of train/
-                             "calibration_agreement": None}
+                             "check_agreement": None}
     unquantized = float_convs(tmp_path / "plain.onnx")
     assert all("/se/" in name for name in unquantized)  # NNCF's own choice: squeeze-excite gates stay float
     info = export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data / "train", max_drop=100,
-                        int8_target=100, int8_max_float_blocks=2, calibration_size=16, int8_check_size=40)
+                        int8_target=100, int8_max_float_blocks=2, calibration_size=16, int8_check=data / "val")
     blocks = info["int8"]["float_blocks"]
-    assert 1 <= len(blocks) <= 2 and 0 <= info["int8"]["calibration_agreement"] <= 100
-    assert info["int8"]["images"] == 16 and info["int8"]["check_images"] == 40  # ranges on 16, checked on 40
+    assert 1 <= len(blocks) <= 2 and 0 <= info["int8"]["check_agreement"] <= 100
+    assert info["int8"]["images"] == 16 and info["int8"]["check_images"] == 16  # as many val/ images as calibration
     kept = float_convs(tmp_path / "m.onnx") - unquantized
     assert kept and all(any(name.startswith(b + "/") for b in blocks) for name in kept)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "plain.onnx"]  # no trial models left
@@ -145,6 +145,8 @@ def test_bad_precision_requests_are_named(setup, tmp_path):
         export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data, int8_quantizer="tensorrt")
     with pytest.raises(FileNotFoundError, match="calibration folder not found"):
         export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="int8 check folder not found: '.*nope'"):
+        export_model(cfg, tmp_path / "m.onnx", precision="int8", calibration=data, int8_check=tmp_path / "nope")
     assert list(tmp_path.iterdir()) == []
 
 

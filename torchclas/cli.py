@@ -82,9 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--int8-target", type=float, default=99.0, metavar="PCT",
                         help="int8: keep the blocks that quantise worst in fp32 until top-1 agrees with fp32 on "
                              "PCT %% of the check images (0: quantise every block)")
+    export.add_argument("--int8-check", default=None, metavar="DIR",
+                        help="int8: folder of held-out images (not the eval list) to check the agreement on "
+                             "(default: the calibration folder)")
     export.add_argument("--int8-check-size", type=int, default=None, metavar="N",
-                        help="int8: check the agreement on N images of the calibration folder (default: the "
-                             "calibration images; more make the check less noisy)")
+                        help="int8: at most N check images (default: --calibration-size; more make the check "
+                             "less noisy)")
     export.add_argument("--int8-max-float-blocks", type=int, default=None, metavar="N",
                         help="int8: keep at most N blocks in fp32 (default: a quarter of the graph's blocks)")
     export.add_argument("--eval-list", default=None, metavar="FILE",
@@ -224,7 +227,8 @@ def _cmd_export(args: argparse.Namespace) -> None:
                         multilabel=args.multilabel, calibration=args.calibration,
                         calibration_size=args.calibration_size, calibration_method=args.calibration_method,
                         int8_target=args.int8_target, int8_max_float_blocks=args.int8_max_float_blocks,
-                        int8_quantizer=args.int8_quantizer, int8_check_size=args.int8_check_size,
+                        int8_quantizer=args.int8_quantizer, int8_check=args.int8_check,
+                        int8_check_size=args.int8_check_size,
                         eval_list=args.eval_list, eval_size=args.eval_size, max_drop=args.max_drop)
     print(f"exported {info['path']} ({info['format']} {info['precision']}, input {info['input_size']}, "
           f"{info['class_num']} classes{', re-parameterised' if info['reparameterized'] else ''}, "
@@ -238,7 +242,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
     if info["int8"] and info["int8"]["float_blocks"]:
         blocks = info["int8"]["float_blocks"]
         print(f"int8: {len(blocks)} block(s) kept in fp32 to reach --int8-target {args.int8_target}% on "
-              f"{info['int8']['check_images']} calibration images ({info['int8']['calibration_agreement']:.2f}%): "
+              f"{info['int8']['check_images']} check images ({info['int8']['check_agreement']:.2f}%): "
               f"{', '.join(blocks)}")
 
 

@@ -31,7 +31,7 @@ SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "openvino": ".xml"}
 
 
 def _validate(cfg: Config, out: Path, format: str, precision: str, opset: int, calibration: Any,
-              quantizer: str, method: str) -> None:
+              quantizer: str, method: str, check: Any = None) -> None:
     if format not in FORMATS:
         raise ValueError(f"unknown export format '{format}'; valid: {', '.join(FORMATS)}")
     if out.suffix.lower() != SUFFIXES[format]:
@@ -48,6 +48,9 @@ def _validate(cfg: Config, out: Path, format: str, precision: str, opset: int, c
         raise ValueError("--precision int8 needs --calibration DIR: a folder of images to calibrate on")
     if precision == "int8":
         check_quantizer(quantizer, method)
+        for what, folder in (("calibration", calibration), ("int8 check", check)):
+            if folder is not None and not Path(folder).is_dir():
+                raise FileNotFoundError(f"{what} folder not found: '{folder}'")
     if precision == "bf16" and not cpu_has_bf16():
         raise RuntimeError("--precision bf16: this CPU has no AVX-512 bf16 or AMX; export fp32 or int8")
 
@@ -57,8 +60,8 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
                  calibration: str | Path | None = None, calibration_size: int = 128,
                  calibration_method: str = "auto", int8_target: float | None = 99.0,
                  int8_max_float_blocks: int | None = None, int8_quantizer: str = "nncf",
-                 int8_check_size: int | None = None, eval_list: str | Path | None = None, eval_size: int = 1000,
-                 max_drop: float = 1.0) -> dict[str, Any]:
+                 int8_check: str | Path | None = None, int8_check_size: int | None = None,
+                 eval_list: str | Path | None = None, eval_size: int = 1000, max_drop: float = 1.0) -> dict[str, Any]:
     """Export ``Global.pretrained_model`` in ``format`` and ``precision``, with metadata.
 
     ``class_num`` is the checkpoint's; the model is re-parameterised where it has train-time
@@ -82,8 +85,9 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
             this % of the check images (``int8_check_size``); 0 or None quantises every block.
         int8_max_float_blocks: keep at most this many blocks in fp32 (None: a quarter of them).
         int8_quantizer: ``nncf`` (default) or ``onnxruntime`` (:mod:`.quantizers`).
-        int8_check_size: the fallback checks top-1 agreement on this many images of the
-            calibration folder (None: on the calibration images).
+        int8_check: folder of held-out images (not the eval list) the fallback checks top-1
+            agreement on (None: the calibration folder).
+        int8_check_size: at most this many check images (None: ``calibration_size``).
         eval_list: ``path [label]`` list for the bf16/INT8 agreement (default ``DataLoader.Eval``'s).
         eval_size: at most this many eval images.
         max_drop: refuse a bf16/INT8 export whose top-1 drops more than this many points.
@@ -98,7 +102,7 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
         99.7
     """
     out = Path(out)
-    _validate(cfg, out, format, precision, opset, calibration, int8_quantizer, calibration_method)
+    _validate(cfg, out, format, precision, opset, calibration, int8_quantizer, calibration_method, int8_check)
     check_config_paths(cfg, "export")
     weights = cfg.Global.pretrained_model
     class_num = checkpoint_class_num(cfg, weights)
@@ -119,7 +123,8 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
             diff = export_onnx_file(model, meta, fp32, opset, check, atol)
             int8 = staged if format == "onnx" else Path(folder) / "int8.onnx"
             quantized = quantize_onnx_int8(fp32, int8, calibration, meta, calibration_size, calibration_method,
-                                           int8_target, int8_max_float_blocks, int8_quantizer, int8_check_size)
+                                           int8_target, int8_max_float_blocks, int8_quantizer, int8_check,
+                                           int8_check_size)
             if format == "onnx":
                 write_onnx_metadata(int8, meta)
             else:

@@ -6,7 +6,7 @@
 - ``int8``: static post-training quantisation to a QDQ graph by NNCF (default) or
   onnxruntime (:mod:`.quantizers`), calibrated on images of a folder, preprocessed by the
   model's own ops. Where the quantised model's top-1 agrees with fp32 on fewer than
-  ``target_agreement`` % of the calibration folder's images (``check_size`` of them, default the
+  ``target_agreement`` % of the check images (a held-out folder's, or by default the
   calibration images), the blocks that quantise worst stay fp32 (:mod:`.int8_fallback`). The
   INT8 ONNX runs on OpenVINO (its int8 kernels; the predictor's default for it) and
   onnxruntime, and ``--format openvino`` converts the same file.
@@ -66,17 +66,18 @@ def _batches(paths: list[Path], meta: dict[str, Any], batch_size: int = CALIBRAT
         yield np.stack([prepare(p) for p in paths[start:start + batch_size]])
 
 
-def _calibration_images(calibration: str | Path, calibration_size: int) -> list[Path]:
+def _spread_images(folder: str | Path, size: int, what: str = "calibration") -> list[Path]:
+    """At most ``size`` images of ``folder``, evenly spread over its sorted listing."""
     from ..inference.inputs import list_images
 
-    folder = Path(calibration)
+    folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"calibration folder not found: '{folder}'")
+        raise FileNotFoundError(f"{what} folder not found: '{folder}'")
     images = list_images(folder)
     if not images:
-        raise ValueError(f"calibration folder '{folder}' has no images")
-    step = max(1, len(images) // calibration_size)
-    return images[::step][:calibration_size]
+        raise ValueError(f"{what} folder '{folder}' has no images")
+    step = max(1, len(images) // size)
+    return images[::step][:size]
 
 
 def _session_logits(path: Path, batches: list[np.ndarray]) -> np.ndarray:
@@ -91,7 +92,8 @@ def _session_logits(path: Path, batches: list[np.ndarray]) -> np.ndarray:
 def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration: str | Path,
                        meta: dict[str, Any], calibration_size: int = 128, method: str = "auto",
                        target_agreement: float | None = 99.0, max_float_blocks: int | None = None,
-                       quantizer: str = "nncf", check_size: int | None = None) -> dict[str, Any]:
+                       quantizer: str = "nncf", check: str | Path | None = None,
+                       check_size: int | None = None) -> dict[str, Any]:
     """Write a static-INT8 (QDQ) copy of an fp32 ONNX file, calibrated on a folder's images.
 
     With ``target_agreement``, blocks whose quantisation hurts most (the logit error on the
@@ -107,22 +109,26 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         method: activation ranges from ``auto`` (the quantiser's own), ``minmax-mean`` (the mean
             over batches of 16 images of each batch's extremes), ``minmax`` (the extremes over all
             images), ``percentile`` or ``entropy`` (KL divergence; onnxruntime only).
-        target_agreement: top-1 agreement (%) with fp32 on the calibration images that the
-            fallback aims for; None quantises every block.
+        target_agreement: top-1 agreement (%) with fp32 on the check images that the fallback
+            aims for; None quantises every block.
         max_float_blocks: keep at most this many blocks in fp32 (None: a quarter of them).
         quantizer: ``nncf`` or ``onnxruntime`` (:mod:`.quantizers`).
-        check_size: the fallback checks the agreement on this many images of the folder (evenly
-            spread); None: on the calibration images. More images make the check less noisy: a
-            top-1 count on 256 images moves in steps of 0.4 %.
+        check: a folder of images the model was not trained on (not the eval list) that the
+            fallback checks the agreement on; None: the calibration folder. A model agrees with
+            itself more often on its training images, where its margins are wider.
+        check_size: at most this many check images (evenly spread over ``check``); None: as many
+            as ``calibration_size`` (so by default the check images are the calibration images).
+            More images make the check less noisy: a top-1 count on 256 images moves in steps of
+            0.4 %.
 
     Returns:
         ``{"images": calibration images used, "float_blocks": blocks kept in fp32,
-        "check_images": images the agreement was checked on and "calibration_agreement": the %
+        "check_images": images the agreement was checked on and "check_agreement": the %
         of them whose top-1 agrees (both None without a target)}``.
 
     Raises:
-        ValueError when the folder holds no images, a size is below 1, or the quantiser or
-        method is unknown.
+        FileNotFoundError for a missing folder; ValueError when a folder holds no images, a size
+        is below 1, or the quantiser or method is unknown.
 
     Example:
         >>> quantize_onnx_int8("m.onnx", "m.int8.onnx", "data/train", meta)["images"]  # doctest: +SKIP
@@ -139,8 +145,13 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         if size is not None and size < 1:
             raise ValueError(f"{option} must be at least 1 image, got {size}")
     target_agreement = target_agreement or None  # 0: quantise every block
-    images = _calibration_images(calibration, calibration_size)
+    images = _spread_images(calibration, calibration_size)
     batches = list(_batches(images, meta))
+    if target_agreement is None or (check is None and check_size is None):
+        check_batches = batches
+    else:  # read before any quantising, so a bad check folder fails fast
+        check_batches = list(_batches(_spread_images(check or calibration, check_size or calibration_size,
+                                                     "int8 check" if check else "calibration"), meta))
     int8_path = Path(int8_path)
     int8_path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{int8_path.stem}.", suffix=".calib", dir=int8_path.parent))
@@ -156,21 +167,19 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         quantize = build_quantizer(quantizer, prepared, batches, method, work / "ranges.json")
         blocks, chosen, agreement, checked = node_blocks(proto), [], None, None
         if target_agreement is not None:
-            check = batches if check_size is None else list(
-                _batches(_calibration_images(calibration, check_size), meta))
-            checked = sum(len(batch) for batch in check)
+            checked = sum(len(batch) for batch in check_batches)
             error = logit_error_to(_session_logits(prepared, batches))
-            agrees = top1_agreement_with(_session_logits(prepared, check))
+            agrees = top1_agreement_with(_session_logits(prepared, check_batches))
             chosen, agreement = choose_float_blocks(
                 blocks, lambda exclude: quantize(work / "trial.onnx", exclude, trial=True),
                 lambda path: error(_session_logits(path, batches)),
-                lambda path: agrees(_session_logits(path, check)),
+                lambda path: agrees(_session_logits(path, check_batches)),
                 target_agreement, max_float_blocks)
         quantize(int8_path, [n for b in chosen for n in blocks[b]])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"images": len(images), "float_blocks": chosen, "check_images": checked,
-            "calibration_agreement": agreement}
+            "check_agreement": agreement}
 
 
 def eval_images(cfg: Config, eval_list: str | Path | None = None, limit: int | None = 1000) -> tuple[list[Path], list[int] | None]:
