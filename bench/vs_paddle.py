@@ -170,27 +170,36 @@ def agreement(name: str, data: Path, work: Path, seconds: float, eval_size: int,
               int8_target: float = 99.0, quantizers: tuple[str, ...] = ("nncf",),
               int8_check_size: int | None = None) -> dict:
     """Train ``name`` briefly, export it in bf16 (where the CPU has it) and in INT8 by each of
-    ``quantizers`` (the same trained weights), and return each export's agreement report."""
+    ``quantizers`` (the same trained weights), and return each export's agreement report on the
+    first ``eval_size`` test images; the INT8 fallback checks on ``int8_check_size`` of the rest."""
     model, seen = train_briefly(name, data, seconds)
     weights = work / f"{name}.fm.safetensors"
     save_weights(model, weights)
     cfg = config_from_dict(config_for(name, weights, 32, data, 10))
+    lines = (data / "val_list.txt").read_text().splitlines()
     listing = work / "fm_test_list.txt"
-    listing.write_text("".join(line.replace("test/", f"{data}/test/", 1) + "\n"
-                               for line in (data / "val_list.txt").read_text().splitlines()))
+    listing.write_text("".join(line.replace("test/", f"{data}/test/", 1) + "\n" for line in lines))
+    held_out = work / "fm_held_out"  # the test images past the eval list's: the INT8 fallback's check
+    held_out.mkdir(exist_ok=True)
+    for line in lines[eval_size:]:
+        image = data / line.split()[0]
+        if not (held_out / image.name).exists():
+            (held_out / image.name).symlink_to(image)
     out: dict = {"trained_images": seen, "int8_by": {}}
 
     def exported(precision: str, **int8) -> dict:
         return export_model(cfg, work / f"{name}.fm.{precision}.onnx", precision=precision, eval_list=listing,
                             eval_size=eval_size, calibration=data / "train", calibration_size=256,
-                            calibration_method=method, int8_target=int8_target, int8_check_size=int8_check_size,
-                            max_drop=100, **int8)
+                            calibration_method=method, int8_target=int8_target, int8_check=held_out,
+                            int8_check_size=int8_check_size, max_drop=100, **int8)
 
     if cpu_has_bf16():  # a bf16 export refuses a CPU without it
         out["bf16"] = exported("bf16")["agreement"]
     for quantizer in quantizers:
         report = exported("int8", int8_quantizer=quantizer)
-        out["int8_by"][quantizer] = {**report["agreement"], "float_blocks": report["int8"]["float_blocks"]}
+        out["int8_by"][quantizer] = {**report["agreement"], "float_blocks": report["int8"]["float_blocks"],
+                                     "check_images": report["int8"]["check_images"],
+                                     "check_agreement": report["int8"]["check_agreement"]}
     out["top1_fp32"] = report["agreement"]["top1_fp32"]
     return out
 
@@ -219,7 +228,9 @@ def print_table(name: str, results: dict, flops: float, agree: dict | None) -> N
             print(f"    bf16: top-1 {agree['bf16']['top1']:.2f}%, agrees on {agree['bf16']['agreement']:.2f}%")
         for quantizer, r in agree["int8_by"].items():
             print(f"    int8 by {quantizer}: top-1 {r['top1']:.2f}%, agrees on {r['agreement']:.2f}% "
-                  f"({len(r['float_blocks'])} block(s) kept fp32)")
+                  f"({len(r['float_blocks'])} block(s) kept fp32" + (
+                      f"; the fallback's check: {r['check_agreement']:.2f}% of {r['check_images']} held-out images)"
+                      if r["check_images"] else ")"))
 
 
 def main() -> None:
@@ -240,7 +251,8 @@ def main() -> None:
     parser.add_argument("--int8-quantizer", nargs="+", default=["nncf"], choices=["nncf", "onnxruntime"],
                         help="agreement: quantise the same trained model with each")
     parser.add_argument("--int8-target", type=float, default=99.0, help="export's --int8-target (0: off)")
-    parser.add_argument("--int8-check-size", type=int, default=None, help="export's --int8-check-size")
+    parser.add_argument("--int8-check-size", type=int, default=1024,
+                        help="export's --int8-check-size, on the test images past --eval-size")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw medians here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
