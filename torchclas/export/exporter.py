@@ -82,7 +82,7 @@ def export_model(cfg: Config, out: str | Path, format: str = "onnx", precision: 
         calibration_method: INT8 activation ranges: ``auto`` (the quantiser's own), ``minmax-mean``,
             ``minmax``, ``percentile`` or ``entropy`` (onnxruntime only).
         int8_target: keep the INT8 blocks that hurt most in fp32 until top-1 agrees with fp32 on
-            this % of the check images (``int8_check_size``); 0 or None quantises every block.
+            this % of the check images (``int8_check``); 0 or None quantises every block.
         int8_max_float_blocks: keep at most this many blocks in fp32 (None: a quarter of them).
         int8_quantizer: ``nncf`` (default) or ``onnxruntime`` (:mod:`.quantizers`).
         int8_check: folder of held-out images (not the eval list) the fallback checks top-1

@@ -2,13 +2,14 @@
 
 Static INT8 of a small net with wide activations (MobileNetV3's hardswish and SE gates,
 PP-LCNet) flips predictions whose fp32 margin is thin; the error is spread over many
-tensors, so no single op is to blame. Like PaddleSlim's and NNCF's accuracy-aware modes, the
-fallback works on the calibration folder's images only (never on the eval list):
+tensors, so no single op is to blame. Like NNCF's accuracy control (on its validation images)
+and PaddleSlim's, the fallback checks on images of its own, never on the eval list, which is
+left for the report:
 
 1. the graph's nodes are grouped into *blocks* by the module path in their names
    (``/blocks/blocks.4/blocks.4.1/se/Mul`` -> ``/blocks/blocks.4/blocks.4.1``);
 2. when the fully quantised model's top-1 agrees with fp32 on fewer than ``target`` % of the
-   check images (the calibration images, or more of the folder's), each block is ranked by how
+   check images (the calibration images, or a held-out folder's), each block is ranked by how
    much the logit error (mean squared, to fp32, on the calibration images) shrinks when that
    block alone stays fp32;
 3. blocks are put back to fp32 in that order until the agreement reaches ``target`` or

@@ -114,8 +114,8 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         max_float_blocks: keep at most this many blocks in fp32 (None: a quarter of them).
         quantizer: ``nncf`` or ``onnxruntime`` (:mod:`.quantizers`).
         check: a folder of images the model was not trained on (not the eval list) that the
-            fallback checks the agreement on; None: the calibration folder. A model agrees with
-            itself more often on its training images, where its margins are wider.
+            fallback checks the agreement on; None: the calibration folder. On training images
+            a model's margins are wider, so INT8 agrees with fp32 more often there than on new ones.
         check_size: at most this many check images (evenly spread over ``check``); None: as many
             as ``calibration_size`` (so by default the check images are the calibration images).
             More images make the check less noisy: a top-1 count on 256 images moves in steps of
@@ -136,7 +136,8 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
     """
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from .int8_fallback import choose_float_blocks, logit_error_to, name_unnamed_nodes, node_blocks, top1_agreement_with
+    from .int8_fallback import (choose_float_blocks, logit_error_to, name_unnamed_nodes, node_blocks,
+                                top1_agreement_with)
 
     check_quantizer(quantizer, method)
     if target_agreement is not None and not 0 <= target_agreement <= 100:
