@@ -169,8 +169,10 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         blocks, chosen, agreement, checked = node_blocks(proto), [], None, None
         if target_agreement is not None:
             checked = sum(len(batch) for batch in check_batches)
-            error = logit_error_to(_session_logits(prepared, batches))
-            agrees = top1_agreement_with(_session_logits(prepared, check_batches))
+            reference = _session_logits(prepared, batches)
+            error = logit_error_to(reference)
+            agrees = top1_agreement_with(
+                reference if check_batches is batches else _session_logits(prepared, check_batches))
             chosen, agreement = choose_float_blocks(
                 blocks, lambda exclude: quantize(work / "trial.onnx", exclude, trial=True),
                 lambda path: error(_session_logits(path, batches)),
