@@ -12,7 +12,8 @@ from safetensors import safe_open
 from torch import nn
 
 from torchclas.config.schema import LRConfig, OptimizerConfig, RegularizerConfig
-from torchclas.engine.checkpoint import (atomic_write, load_checkpoint, rng_state, save_checkpoint,
+from torchclas.utils.files import atomic_write
+from torchclas.engine.checkpoint import (load_checkpoint, rng_state, save_checkpoint,
                                          save_weights, set_rng_state, state_path)
 from torchclas.optim import build_lr_scheduler, build_optimizer
 

@@ -44,7 +44,7 @@ class BadImageLog:
 
     def truncate_after(self, epoch: int) -> None:
         """Drop the lines of epochs after ``epoch`` (a resumed run writes them again); atomic."""
-        from .checkpoint import atomic_write
+        from ..utils.files import atomic_write
 
         if self.path.is_file():
             kept = "".join(line for line in self._lines() if int(line.split("\t", 1)[0]) <= epoch)

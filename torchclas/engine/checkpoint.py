@@ -15,7 +15,6 @@ import json
 import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,27 +25,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..models.weights import WeightsFileError, load_tensors_file, read_state_dict
+from ..utils.files import atomic_write
 from .manifest import CheckpointError, commit_files, manifest_path, verify
 
-__all__ = ["atomic_write", "save_weights", "save_checkpoint", "load_checkpoint", "rng_state",
+__all__ = ["save_weights", "save_checkpoint", "load_checkpoint", "rng_state",
            "set_rng_state", "state_path", "CheckpointError"]
-
-
-def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)``, fsync the result and rename it onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a checkpoint should read like any other
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_safetensors(tensors: dict[str, torch.Tensor], path: str, metadata: dict[str, str]) -> None:

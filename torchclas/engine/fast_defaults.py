@@ -31,31 +31,19 @@ import torch
 from torch import nn
 
 from ..config.schema import AMPConfig, Config
+from ..utils.hardware import BF16_FLAGS, cpu_flags
 from .precision import amp_dtype
 
-__all__ = ["BF16_FLAGS", "cpu_flags", "conv_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE_MIN_SPEEDUP",
+__all__ = ["conv_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE_MIN_SPEEDUP",
            "ThreadWatch", "REPROBE_BELOW"]
 
 log = logging.getLogger("torchclas")
 
 MIN_CONVS = 4
-BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # CPU flags of native bfloat16 arithmetic
 PROBE_MIN_SPEEDUP = 1.2  # bf16 must beat fp32 by this much: the probe is a proxy for the model
 REPROBE_BELOW = 0.5  # an epoch under this share of the best speed on its thread count re-probes
 _AMP = {"bf16": "bfloat16", "fp16": "float16"}
 _NAMES = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
-
-
-def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags of ``/proc/cpuinfo`` (empty where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
 
 
 def conv_probe(threads: int, bf16: bool, repeats: int = 3) -> float:

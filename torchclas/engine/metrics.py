@@ -104,7 +104,7 @@ class MetricsLog:
 
     def truncate_after(self, epoch: int) -> None:
         """Drop records of epochs after ``epoch`` (a resumed run rewrites them); atomic."""
-        from .checkpoint import atomic_write
+        from ..utils.files import atomic_write
 
         kept = "".join(json.dumps(r) + "\n" for r in self.read() if r.get("epoch", 0) <= epoch)
         atomic_write(self.path, lambda tmp: Path(tmp).write_text(kept, encoding="utf-8"))

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.checkpoint import atomic_write
+from ..utils.files import atomic_write
 from .metadata import METADATA_KEY, parse_metadata
 from .onnx_export import MIN_OPSET, check_against_torch, example_batch, torch_to_onnx
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..config import Config
-from ..engine.checkpoint import atomic_write
+from ..utils.files import atomic_write
 from .metadata import METADATA_KEY
 
 __all__ = ["MIN_OPSET", "INPUT_NAME", "OUTPUT_NAME", "torch_to_onnx", "write_onnx_metadata",

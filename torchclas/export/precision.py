@@ -31,7 +31,7 @@ from torch import nn
 
 from ..config import Config
 from ..data.pipeline import build_transforms
-from ..engine.fast_defaults import BF16_FLAGS, cpu_flags
+from ..utils.hardware import cpu_has_bf16
 from .quantizers import CALIBRATION_METHODS, QUANTIZERS, build_quantizer, check_quantizer
 
 __all__ = ["PRECISIONS", "CALIBRATION_METHODS", "QUANTIZERS", "cpu_has_bf16", "quantize_onnx_int8", "eval_images",
@@ -41,16 +41,6 @@ log = logging.getLogger("torchclas")
 
 PRECISIONS = ("fp32", "bf16", "int8")
 CALIBRATION_BATCH = 16  # images per calibration batch; minmax-mean averages the batches' extremes
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX-512 bf16 or AMX), read from /proc/cpuinfo.
-
-    Example:
-        >>> isinstance(cpu_has_bf16(), bool)
-        True
-    """
-    return bool(cpu_flags() & BF16_FLAGS)
 
 
 def _preprocessor(meta: dict[str, Any]) -> Callable[[Path], np.ndarray]:
