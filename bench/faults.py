@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from torchclas.config import load_config  # noqa: E402
+from torchclas.configure import load_config  # noqa: E402
 from torchclas.config.loader import apply_overrides  # noqa: E402
 from torchclas.engine import train  # noqa: E402
 from torchclas.engine.recovery import TrainingDiverged  # noqa: E402

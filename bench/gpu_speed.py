@@ -44,7 +44,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from torchclas.config import load_config  # noqa: E402
+from torchclas.configure import load_config  # noqa: E402
 from torchclas.engine import train  # noqa: E402
 from torchclas.models import create_model  # noqa: E402
 

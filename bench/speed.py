@@ -42,7 +42,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from torchclas.config import load_config  # noqa: E402
+from torchclas.configure import load_config  # noqa: E402
 from torchclas.config.schema import AMPConfig, Config  # noqa: E402
 from torchclas.data.loader import batch_to_device, build_dataloader, device_batches  # noqa: E402
 from torchclas.engine.fast_defaults import is_conv_net, resolve_precision  # noqa: E402

@@ -41,7 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from torchclas.config import config_from_dict  # noqa: E402
+from torchclas.configure import config_from_dict  # noqa: E402
 from torchclas.engine.checkpoint import save_weights  # noqa: E402
 from torchclas.export import cpu_has_bf16, export_model  # noqa: E402
 from torchclas.inference import Predictor  # noqa: E402

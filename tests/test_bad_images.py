@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from torchclas.config import load_config
+from torchclas.configure import load_config
 from torchclas.data.datasets import BadImageError
 from torchclas.engine import train
 from torchclas.engine.bad_images import BadImageLog

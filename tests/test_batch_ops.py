@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from tests.conftest import tiny_config_dict
-from torchclas.config import ConfigError, config_from_dict
+from torchclas.config import ConfigError
+from torchclas.configure import config_from_dict
 from torchclas.data.batch_ops import (CutmixOperator, MixupOperator, OpSampler, build_batch_ops,
                                       check_batch_ops)
 from torchclas.data.loader import build_dataloader

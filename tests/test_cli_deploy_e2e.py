@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from torchclas.config import config_from_dict
+from torchclas.configure import config_from_dict
 from torchclas.engine.checkpoint import save_weights
 
 from conftest import tiny_config_dict

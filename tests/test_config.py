@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from tests.conftest import tiny_config_dict
-from torchclas.config import (Config, ConfigError, config_from_dict, load_config, parse_arithmetic,
-                              save_config, unimplemented_keys)
+from torchclas.config import Config, ConfigError, ignored_keys, parse_arithmetic, parse_config, save_config
+from torchclas.configure import config_from_dict, load_config, unimplemented_keys
 from torchclas.config.loader import apply_overrides, read_yaml, resolve_arithmetic
 from torchclas.data.transforms import NOT_YET_IMPLEMENTED_OPS
 
@@ -454,3 +454,43 @@ def test_save_config_round_trip_shipped_recipes(tmp_path):
         cfg = load_config(source)
         save_config(cfg, tmp_path / source.name)
         assert load_config(tmp_path / source.name) == cfg
+
+
+# ------------------------------------------------------------------ keys without effect here
+
+def test_keys_without_effect_are_reported_as_ignored(base, caplog):
+    base["Global"]["save_inference_dir"] = "./inference"
+    base["Infer"]["infer_imgs"] = "docs/images/"
+    base["DataLoader"]["Train"]["loader"] = {"num_workers": 0, "use_shared_memory": True}
+    with caplog.at_level("WARNING"):
+        cfg = config_from_dict(base, source="paddle.yaml")
+    assert ignored_keys(cfg) == [
+        ("Global.save_inference_dir", "`torchclas export --out PATH` names the exported file"),
+        ("DataLoader.Train.loader.use_shared_memory",
+         "torch DataLoader workers always pass batches in shared memory"),
+        ("Infer.infer_imgs", "`torchclas infer MODEL IMAGES...` takes the images"),
+    ]
+    for key in ("Global.save_inference_dir", "DataLoader.Train.loader.use_shared_memory", "Infer.infer_imgs"):
+        assert f"paddle.yaml: {key} has no effect in torchclas (ignored)" in caplog.text
+
+
+def test_keys_left_unset_are_not_reported(base, caplog):
+    with caplog.at_level("WARNING"):
+        cfg = config_from_dict(base)
+    assert ignored_keys(cfg) == [] and "no effect" not in caplog.text
+
+
+def test_arch_pretrained_is_reported_until_it_loads_weights(base, caplog):
+    base["Arch"]["pretrained"] = True
+    with caplog.at_level("WARNING"):
+        config_from_dict(base, source="paddle.yaml")
+    assert "paddle.yaml: Arch.pretrained has no effect in torchclas (ignored)" in caplog.text
+
+
+def test_config_shape_checks_need_no_registry():
+    """``torchclas.config`` validates shape only: an unknown model name passes there and fails in
+    ``torchclas.configure`` with the nearest name."""
+    raw = {"Arch": {"name": "ResNet181"}}
+    assert parse_config(raw).Arch.name == "ResNet181"
+    with pytest.raises(ConfigError, match="unknown model 'ResNet181' \\(did you mean 'ResNet18'\\?\\)"):
+        config_from_dict(raw)

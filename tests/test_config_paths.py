@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import tiny_config_dict
-from torchclas.config import ConfigError, check_config_paths, config_from_dict
+from torchclas.config import ConfigError, check_config_paths
+from torchclas.configure import config_from_dict
 from torchclas.config.paths import config_path_problems
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from tests.conftest import tiny_config_dict
 from tests.test_cli_e2e import read_metrics
-from torchclas.config import config_from_dict
+from torchclas.configure import config_from_dict
 from torchclas.data.datasets import BadImageError
 from torchclas.data.device_decode import EncodedBatch
 from torchclas.data.loader import DeviceBatchLoader, batch_to_device, build_dataloader, device_batches

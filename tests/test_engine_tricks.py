@@ -13,7 +13,7 @@ import yaml
 from safetensors.torch import load_file
 
 from tests.conftest import tiny_config_dict
-from torchclas.config import config_from_dict
+from torchclas.configure import config_from_dict
 from torchclas.engine import train
 from torchclas.engine.build import build_train_state, global_batch_size, lr_scale_factor
 from torchclas.engine.distributed import DistInfo

@@ -12,7 +12,7 @@ import torch
 
 import torchclas
 
-from torchclas.config import config_from_dict
+from torchclas.configure import config_from_dict
 from torchclas.engine.checkpoint import save_weights
 from torchclas.export import (build_inference_model, is_multilabel, checkpoint_class_num, class_names, export_model,
                               export_onnx, preprocess_ops, read_onnx_metadata, read_openvino_metadata,

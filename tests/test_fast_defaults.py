@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from torchclas.config import load_config
+from torchclas.configure import load_config
 from torchclas.config.schema import AMPConfig
 from torchclas.engine import fast_defaults, train
 from torchclas.engine.fast_defaults import conv_probe, is_conv_net, resolve_precision

@@ -76,7 +76,7 @@ def test_torchrun_nccl_trains_with_decode_on_device(tiny_config, tmp_path):
 
 @pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-2), ("bf16", 6e-2), ("fp16", 2e-2)])
 def test_torch_backend_on_the_gpu_matches_the_cpu(tiny_data, tmp_path, precision, tolerance):
-    from torchclas.config import config_from_dict
+    from torchclas.configure import config_from_dict
     from torchclas.engine.checkpoint import save_weights
     from torchclas.export import export_model
     from torchclas.inference import Predictor

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from torchclas.config import config_from_dict
+from torchclas.configure import config_from_dict
 from torchclas.engine import evaluate
 from torchclas.data.loader import build_dataloader
 from torchclas.engine.checkpoint import save_weights

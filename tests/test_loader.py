@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.conftest import tiny_config_dict
-from torchclas.config import config_from_dict
+from torchclas.configure import config_from_dict
 from torchclas.data.loader import SeededBatchSampler, SeededDataset, build_dataloader
 
 # pytest resets the filter torchclas.data.transforms installs at import; keep the output readable.

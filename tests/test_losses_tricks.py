@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from torchclas.config import ConfigError, config_from_dict
+from torchclas.config import ConfigError
+from torchclas.configure import config_from_dict
 from torchclas.losses import (LOSSES, CELoss, FocalLoss, MixCELoss, OHEMCELoss, build_loss,
                               class_weights_from_counts)
 

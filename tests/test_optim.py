@@ -208,3 +208,16 @@ def test_frozen_parameters_are_left_out():
     params = optimizer.param_groups[0]["params"]
     assert len(params) == 2 and all(p.requires_grad for p in params)
     assert optimizer.param_groups[0]["lr"] == 0.1
+
+
+def test_registries_hold_exactly_the_names_the_schema_accepts():
+    """The schema's ``Literal`` choices and the registries' names cannot drift apart."""
+    from typing import get_args
+
+    from torchclas.config.schema_optim import LRConfig, OptimizerConfig
+    from torchclas.optim import OPTIMIZERS, SCHEDULES
+
+    assert set(get_args(OptimizerConfig.model_fields["name"].annotation)) == set(OPTIMIZERS)
+    assert set(get_args(LRConfig.model_fields["name"].annotation)) == set(SCHEDULES)
+    with pytest.raises(KeyError, match="unknown optimizer 'Adamw' \\(did you mean 'AdamW'\\?\\)"):
+        OPTIMIZERS["Adamw"]

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from timm.models.resnet import BasicBlock, ResNet
 from torch import nn
 
-from torchclas.config import ConfigError, config_from_dict
+from torchclas.config import ConfigError
+from torchclas.configure import config_from_dict
 from torchclas.config.schema import LRConfig, OptimizerConfig
 from torchclas.optim import LARS, Lookahead, build_lr_scheduler, build_optimizer, freeze_parameters
 

@@ -9,7 +9,8 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from torchclas.config import ConfigError, config_from_dict
+from torchclas.config import ConfigError
+from torchclas.configure import config_from_dict
 from torchclas.config.schema import LRConfig, OptimizerConfig
 from torchclas.optim import LRScheduler, build_lr_scheduler, build_optimizer, lr_at_step, plot_lr_curve
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from torchclas.config import config_from_dict
+from torchclas.configure import config_from_dict
 from torchclas.engine.checkpoint import save_weights
 from torchclas.export import export_model
 from torchclas.inference import Predictor

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 import torchclas
-from torchclas.config import config_from_dict
+from torchclas.configure import config_from_dict
 from torchclas.engine.checkpoint import save_weights
 from torchclas.export import export_onnx
 from torchclas.inference import Predictor

@@ -11,7 +11,7 @@ from timm.layers import ConvNormAct
 from timm.models.byobnet import RepVggBlock
 from torch import nn
 
-from torchclas.config import config_from_dict
+from torchclas.configure import config_from_dict
 from torchclas.engine.checkpoint import save_weights
 from torchclas.export import build_inference_model, export_onnx
 from torchclas.models import MODEL_TABLE, create_model

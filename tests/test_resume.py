@@ -13,7 +13,7 @@ import yaml
 from safetensors.torch import load_file
 
 from conftest import tiny_config_dict
-from torchclas.config import load_config
+from torchclas.configure import load_config
 from torchclas.engine import checkpoint as checkpoint_module
 from torchclas.engine import recovery, train
 from torchclas.engine.manifest import verify

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from tests.conftest import tiny_config_dict
-from torchclas.config import ConfigError, config_from_dict
+from torchclas.config import ConfigError
+from torchclas.configure import config_from_dict
 from torchclas.config.schema import SamplerConfig
 from torchclas.data.loader import SeededBatchSampler, build_dataloader
 from torchclas.data.samplers import (WeightedClassSampler, build_batch_sampler, dataset_labels,

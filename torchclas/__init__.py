@@ -6,25 +6,38 @@ Every CLI command is one import away::
     cfg = torchclas.load_config("configs/quickstart/fashion_mnist.yaml", ["Global.epochs=1"])
     torchclas.train(cfg)
     torchclas.Predictor("model.onnx").predict("image.png")
+
+The names below are imported on first use, so ``import torchclas.inference`` (or ``.config``)
+does not pull in the training engine, timm or onnx.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .config import Config, ConfigError, load_config  # noqa: E402
-from .engine import evaluate, train  # noqa: E402
-from .models import create_model, list_models  # noqa: E402
+# public name -> the module that defines it
+_PUBLIC = {
+    "Config": ".config", "ConfigError": ".config",
+    "load_config": ".configure", "config_from_dict": ".configure",
+    "train": ".engine", "evaluate": ".engine",
+    "create_model": ".models", "list_models": ".models",
+    "Predictor": ".inference",
+    "export_onnx": ".export", "export_model": ".export",
+}
 
 
 def __getattr__(name: str):
-    # export/inference pull in onnx and onnxruntime: import them only when asked for.
-    if name == "Predictor":
-        from .inference import Predictor
-        return Predictor
-    if name in ("export_onnx", "export_model"):
-        from . import export
-        return getattr(export, name)
-    raise AttributeError(f"module 'torchclas' has no attribute '{name}'")
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'torchclas' has no attribute '{name}'")
+    value = getattr(importlib.import_module(_PUBLIC[name], __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
-__all__ = ["Config", "ConfigError", "load_config", "train", "evaluate", "create_model",
-           "list_models", "Predictor", "export_onnx", "export_model", "__version__"]
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_PUBLIC))
+
+
+__all__ = [*_PUBLIC, "__version__"]

@@ -147,7 +147,7 @@ def _add_predictor_args(cmd: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from .config import load_config
+    from .configure import load_config
 
     return load_config(args.config, args.override)
 

@@ -1,8 +1,12 @@
-"""Config: load YAML → apply ``-o`` overrides → validate (pydantic + name tables) → ``Config``."""
+"""Config: YAML → ``-o`` overrides → arithmetic → pydantic ``Config``. Imports nothing else from torchclas.
+
+This package checks the *shape* of a config (keys, types, ranges). The names a config uses
+(models, ops, losses, metrics) are checked one layer up, in :mod:`torchclas.configure`, next to
+the registries that hold them; ``torchclas.load_config`` does both.
+"""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -12,107 +16,82 @@ from pydantic import BaseModel, ValidationError
 from .errors import ConfigError, closest, format_validation_error
 from .loader import apply_overrides, parse_arithmetic, read_yaml, resolve_arithmetic
 from .paths import check_config_paths
+from .registry import Registry, UnknownName
 from .schema import Config
 
-__all__ = ["Config", "ConfigError", "load_config", "config_from_dict", "save_config",
-           "unimplemented_keys", "parse_arithmetic", "closest", "check_config_paths"]
-
-log = logging.getLogger(__name__)
+__all__ = ["Config", "ConfigError", "Registry", "UnknownName", "read_config", "parse_config", "save_config",
+           "unimplemented_fields", "ignored_keys", "parse_arithmetic", "closest", "check_config_paths"]
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
-    """Load a PaddleClas-style YAML config, apply ``Key.path=value`` overrides and validate it.
+def read_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
+    """Load a PaddleClas-style YAML file, apply ``Key.path=value`` overrides and validate its shape.
 
-    Unknown keys, wrong types, unknown model/op/loss/metric names all raise ``ConfigError``
-    naming the key and the nearest valid spelling, before any data is read. Keys that
-    PaddleClas configs carry and torchclas does not implement yet are logged by name.
+    Unknown keys and wrong types raise ``ConfigError`` naming the key and the nearest valid
+    spelling. Names (models, ops, losses, metrics) are not checked here: use
+    ``torchclas.load_config`` for a config about to run.
+    """
+    return parse_config(apply_overrides(read_yaml(path), list(overrides)), source=str(path))
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> Config:
+    """Validate the shape of a config dict (already loaded and overridden) into a ``Config``.
 
     Example:
-        >>> cfg = load_config("configs/quickstart/fashion_mnist.yaml", ["Global.epochs=1"])
+        >>> parse_config({"Arch": {"name": "ResNet18", "class_num": 2}}).class_num
+        2
     """
-    raw = apply_overrides(read_yaml(path), list(overrides))
-    return config_from_dict(raw, source=str(path))
-
-
-def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
-    """Validate a config dict (already loaded and overridden) into a ``Config``."""
     raw = resolve_arithmetic(raw)
     try:
-        cfg = Config.model_validate(raw)
+        return Config.model_validate(raw)
     except ValidationError as exc:
         raise format_validation_error(exc, Config, source) from None
-    _check_names(cfg, source)
-    todo = unimplemented_keys(cfg)
-    if todo:
-        log.warning("%s: keys not implemented in torchclas yet (ignored): %s", source, ", ".join(todo))
-    return cfg
 
 
-def _check_names(cfg: Config, source: str) -> None:
-    from ..data.batch_ops import check_batch_ops
-    from ..data.pipeline import check_ops
-    from ..losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
-    from ..engine.metrics import METRICS
-    from ..models import MODEL_TABLE
-    from .entries import parse_entries
+def unimplemented_fields(cfg: BaseModel, prefix: str = "") -> list[str]:
+    """Dotted names of keys set in ``cfg`` that torchclas accepts but does not implement yet
+    (schema fields only; ``torchclas.configure.unimplemented_keys`` adds the ops of op lists).
 
-    try:
-        if cfg.Arch.name not in MODEL_TABLE:
-            raise ConfigError(f"Arch.name: unknown model '{cfg.Arch.name}'{closest(cfg.Arch.name, MODEL_TABLE)}; "
-                              f"`torchclas models` lists the {len(MODEL_TABLE)} names "
-                              "(`torchclas models 'ResNet*'` those matching a pattern)")
-        for split in ("Train", "Eval"):
-            parse_entries(getattr(cfg.Loss, split), LOSSES, f"Loss.{split}", NOT_YET_IMPLEMENTED_LOSSES)
-            parse_entries(getattr(cfg.Metric, split), METRICS, f"Metric.{split}")
-            section = getattr(cfg.DataLoader, split)
-            if section is not None:
-                check_ops(section.dataset.transform_ops, f"DataLoader.{split}.dataset.transform_ops")
-                check_batch_ops(section.dataset.batch_transform_ops,
-                                f"DataLoader.{split}.dataset.batch_transform_ops", cfg.class_num)
-        check_ops(cfg.Infer.transforms, "Infer.transforms")
-        _check_lr(cfg)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+    Example:
+        >>> unimplemented_fields(parse_config({"Arch": {"name": "ResNet18"}, "Global": {"use_visualdl": True}}))
+        ['Global.use_visualdl']
+    """
+    return [key for key, _ in _marked_keys(cfg, "torchclas_not_yet", prefix)
+            if _is_set(cfg, key[len(prefix):], explicit=False)]
 
 
-def _check_lr(cfg: Config) -> None:
-    lr = cfg.Optimizer.lr
-    if lr.name == "Piecewise":
-        if not lr.decay_epochs or not lr.values or len(lr.values) != len(lr.decay_epochs) + 1:
-            raise ConfigError("Optimizer.lr: Piecewise needs decay_epochs and values with "
-                              "len(values) == len(decay_epochs) + 1")
+def ignored_keys(cfg: BaseModel, prefix: str = "") -> list[tuple[str, str]]:
+    """``(dotted key, what does its job here)`` for each key ``cfg`` sets that has no effect in torchclas.
+
+    Example:
+        >>> ignored_keys(parse_config({"Arch": {"name": "ResNet18"}, "Global": {"save_inference_dir": "inf"}}))
+        [('Global.save_inference_dir', '`torchclas export --out PATH` names the exported file')]
+    """
+    return [(key, why) for key, why in _marked_keys(cfg, "torchclas_ignored", prefix)
+            if _is_set(cfg, key[len(prefix):], explicit=True)]
 
 
-def unimplemented_keys(cfg: BaseModel, prefix: str = "") -> list[str]:
-    """Dotted names of keys set in ``cfg`` that torchclas accepts but does not implement yet."""
-    found: list[str] = []
+def _marked_keys(cfg: BaseModel, marker: str, prefix: str) -> list[tuple[str, Any]]:
+    """``(dotted key, marker value)`` for every field of ``cfg`` (recursively) carrying ``marker``."""
+    found: list[tuple[str, Any]] = []
     for name, field in type(cfg).model_fields.items():
-        value = getattr(cfg, name)
-        key = f"{prefix}{name}"
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        if extra.get("torchclas_not_yet") and value not in (None, False, field.default):
-            found.append(key)
+        value = getattr(cfg, name)
+        if marker in extra:
+            found.append((f"{prefix}{name}", extra[marker]))
         elif isinstance(value, BaseModel):
-            found.extend(unimplemented_keys(value, key + "."))
-    if isinstance(cfg, Config):
-        ops = _unimplemented_ops(cfg)  # name the op, not just the list holding it
-        found = [k for k in found if not any(o.startswith(k + ".") for o in ops)] + ops
+            found.extend(_marked_keys(value, marker, f"{prefix}{name}."))
     return found
 
 
-def _unimplemented_ops(cfg: Config) -> list[str]:
-    from ..data.transforms import NOT_YET_IMPLEMENTED_OPS
-
-    lists = {"Infer.transforms": cfg.Infer.transforms}
-    for split in ("Train", "Eval"):
-        section = getattr(cfg.DataLoader, split)
-        if section is not None:
-            lists[f"DataLoader.{split}.dataset.transform_ops"] = section.dataset.transform_ops
-            lists[f"DataLoader.{split}.dataset.batch_transform_ops"] = section.dataset.batch_transform_ops
-    return [f"{where}.{name}" for where, ops in lists.items() for op in ops or []
-            for name in op if name in NOT_YET_IMPLEMENTED_OPS]
+def _is_set(cfg: BaseModel, dotted: str, explicit: bool) -> bool:
+    """Whether the key was written in the config (``explicit``) or holds a non-default value."""
+    *parents, name = dotted.split(".")
+    for part in parents:
+        cfg = getattr(cfg, part)
+    if explicit:
+        return name in cfg.model_fields_set
+    value, default = getattr(cfg, name), type(cfg).model_fields[name].default
+    return value not in (None, False, default)
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

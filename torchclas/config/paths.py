@@ -140,7 +140,7 @@ def check_config_paths(cfg: Config, purpose: Purpose, source: str | None = None)
         DataLoader.Train.dataset.cls_label_path: file not found: 'x.txt' ...`` (one per line).
 
     Example:
-        >>> check_config_paths(load_config("configs/quickstart/fashion_mnist.yaml"), "train")  # doctest: +SKIP
+        >>> check_config_paths(read_config("configs/quickstart/fashion_mnist.yaml"), "train")  # doctest: +SKIP
     """
     problems = config_path_problems(cfg, purpose)
     if not problems:

@@ -2,7 +2,9 @@
 
 Every section forbids unknown keys, so a typo fails with its nearest valid spelling. Keys that
 PaddleClas configs carry but torchclas does not implement yet are declared with
-``not_yet(...)``: they load, and ``unimplemented_keys`` reports them by name when set.
+``not_yet(...)``: they load, and ``unimplemented_keys`` reports them by name when set. Keys that
+PaddleClas configs carry but that have no effect here by design are declared with ``ignored(...)``
+and reported by ``ignored_keys`` whenever a config sets them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from .schema_base import Section, not_yet
+from .schema_base import Section, ignored, not_yet
 from .schema_optim import LookaheadConfig, LRConfig, OptimizerConfig, RegularizerConfig
 
 __all__ = [
@@ -56,7 +58,7 @@ class GlobalConfig(Section):
     epochs: int = Field(1, ge=1)
     print_batch_step: int = Field(10, ge=1)
     image_shape: list[int] = Field(default_factory=lambda: [3, 224, 224])
-    save_inference_dir: str = "./inference"
+    save_inference_dir: str = ignored("./inference", "`torchclas export --out PATH` names the exported file")
     seed: Optional[int] = 42
     strict_data: bool = False
     num_threads: Optional[int] = Field(None, ge=1)
@@ -82,7 +84,7 @@ class ArchConfig(BaseModel):
 
     name: str
     class_num: Optional[int] = Field(None, ge=1)
-    pretrained: bool | str = False
+    pretrained: bool | str = ignored(False, "Global.pretrained_model loads weights (a local path)")
 
     @property
     def builder_kwargs(self) -> dict[str, Any]:
@@ -211,7 +213,7 @@ class LoaderConfig(Section):
     fast_decode: bool = True
     fast_decode_resize: bool = False
     decode_on_device: bool = False
-    use_shared_memory: bool = True
+    use_shared_memory: bool = ignored(True, "torch DataLoader workers always pass batches in shared memory")
     persistent_workers: bool = True
     prefetch_factor: Optional[int] = Field(None, ge=1)
 
@@ -242,7 +244,7 @@ class PostProcessConfig(Section):
 class InferConfig(Section):
     """``Infer``: images to classify, batch size, preprocessing and post-processing."""
 
-    infer_imgs: Optional[str] = None
+    infer_imgs: Optional[str] = ignored(None, "`torchclas infer MODEL IMAGES...` takes the images")
     batch_size: int = Field(10, ge=1)
     transforms: OpList = None
     PostProcess: PostProcessConfig = Field(default_factory=PostProcessConfig)

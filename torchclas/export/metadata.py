@@ -64,7 +64,7 @@ def class_names(cfg: Config, class_num: int | None = None) -> list[str]:
         ValueError when the file does not hold exactly ``class_num`` names.
 
     Example:
-        >>> from torchclas.config import config_from_dict
+        >>> from torchclas.configure import config_from_dict
         >>> class_names(config_from_dict({"Arch": {"name": "ResNet18", "class_num": 2}}))
         ['0', '1']
     """
@@ -84,7 +84,7 @@ def is_multilabel(cfg: Config) -> bool:
     (``MultiLabelLoss``, ``AsymmetricLoss``), so scores are per-class sigmoids, not a softmax.
 
     Example:
-        >>> from torchclas.config import config_from_dict
+        >>> from torchclas.configure import config_from_dict
         >>> is_multilabel(config_from_dict({"Arch": {"name": "ResNet18"},
         ...                                 "Loss": {"Train": [{"MultiLabelLoss": {"weight": 1.0}}]}}))
         True

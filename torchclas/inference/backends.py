@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import Config, config_from_dict, load_config
+from ..config import Config
+from ..configure import config_from_dict, load_config
 from ..engine.fast_defaults import MIN_CONVS
 from ..export import build_inference_model, build_metadata, checkpoint_class_num, openvino_config, parse_metadata
 from ..export.formats import numpy_logits, read_openvino_metadata, read_pt2_metadata

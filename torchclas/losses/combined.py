@@ -9,20 +9,21 @@ from torch import nn
 
 from ..config.entries import parse_entries
 from ..config.errors import ConfigError
+from ..config.registry import Registry
 from .ce import CELoss, MixCELoss, OHEMCELoss
 from .class_weights import class_weights_from_counts
 from .focal import FocalLoss
 
 __all__ = ["LOSSES", "NOT_YET_IMPLEMENTED_LOSSES", "CombinedLoss", "build_loss"]
 
-LOSSES: dict[str, type[nn.Module]] = {
-    "CELoss": CELoss, "MixCELoss": MixCELoss, "OHEMCELoss": OHEMCELoss, "FocalLoss": FocalLoss,
-}
 NOT_YET_IMPLEMENTED_LOSSES = frozenset({
     "GoogLeNetLoss", "DistillationCELoss", "DistillationGTCELoss",
     "DistillationDMLLoss", "DistillationKLDivLoss", "DKDLoss", "TripletLoss", "ArcMargin",
     "SupConLoss", "MultiLabelLoss", "KLDivLoss", "DMLLoss", "AsymmetricLoss",
 })
+LOSSES: Registry[type[nn.Module]] = Registry("loss", {
+    "CELoss": CELoss, "MixCELoss": MixCELoss, "OHEMCELoss": OHEMCELoss, "FocalLoss": FocalLoss,
+}, not_yet=NOT_YET_IMPLEMENTED_LOSSES)
 
 
 class CombinedLoss(nn.Module):

@@ -7,6 +7,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..config.registry import Registry
 from ..config.schema import OptimizerConfig
 from .lars import LARS
 from .lookahead import Lookahead
@@ -60,10 +61,10 @@ def _lars(groups: Groups, cfg: OptimizerConfig, lr: float) -> torch.optim.Optimi
                 epsilon=cfg.param("epsilon"))
 
 
-OPTIMIZERS: dict[str, Callable[[Groups, OptimizerConfig, float], torch.optim.Optimizer]] = {
+OPTIMIZERS: Registry[Callable[[Groups, OptimizerConfig, float], torch.optim.Optimizer]] = Registry("optimizer", {
     "Momentum": _momentum, "SGD": _sgd, "Adam": _adam, "AdamW": _adamw, "RMSProp": _rmsprop,
     "LARS": _lars, "LarsMomentum": _lars,
-}
+})
 """Optimizer builders by ``Optimizer.name``: ``(param groups, config, lr) -> optimizer``."""
 
 

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..config.registry import Registry
 from ..config.schema import LRConfig
 
 __all__ = ["SCHEDULES", "LRScheduler", "build_lr_scheduler", "decay_start_lr", "lr_at_step"]
@@ -92,12 +93,12 @@ def _one_cycle(cfg: LRConfig, p: Progress) -> float:
     raise AssertionError("unreachable")
 
 
-SCHEDULES: dict[str, Callable[[LRConfig, Progress], float]] = {
+SCHEDULES: Registry[Callable[[LRConfig, Progress], float]] = Registry("LR schedule", {
     "Constant": _constant, "ConstLR": _constant, "ReduceOnPlateau": _constant,
     "Cosine": _cosine, "CosineWarmup": _cosine, "Linear": _polynomial, "Polynomial": _polynomial,
     "Exponential": _exponential, "ExponentialWarmup": _exponential_warmup, "Step": _step,
     "Piecewise": _piecewise, "MultiStepDecay": _multi_step, "OneCycleLR": _one_cycle,
-}
+})
 """Decay functions by ``Optimizer.lr.name`` (ReduceOnPlateau's curve before any reduction)."""
 
 
