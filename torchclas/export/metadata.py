@@ -181,15 +181,7 @@ def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
     return parse_metadata({p.key: p.value for p in proto.metadata_props}, path)
 
 
-def _version() -> str | None:
-    import torchclas
+def _version() -> str:
+    from ..utils.version import __version__
 
-    version = getattr(torchclas, "__version__", None)
-    if version is None:
-        from importlib.metadata import PackageNotFoundError, version as dist_version
-
-        try:
-            version = dist_version("torchclas")
-        except PackageNotFoundError:
-            return None
-    return str(version)
+    return __version__
