@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, Iterable, Iterator, Mapping, TypeVar
+from typing import Generic, Iterable, Iterator, Mapping, MutableMapping, TypeVar
 
 from .errors import ConfigError, closest
 
@@ -18,12 +18,13 @@ class UnknownName(ConfigError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class Registry(Mapping[str, T], Generic[T]):
+class Registry(MutableMapping[str, T], Generic[T]):
     """An explicit table of names (models, ops, losses, ...) built where the things are defined.
 
-    A plain read-only mapping with one addition: a missing name raises ``UnknownName`` naming
-    the kind, the nearest valid spelling and, for short tables, every valid name. Names in
-    ``not_yet`` are PaddleClas names torchclas does not implement yet: they get their own message.
+    A plain dict with one addition: a missing name raises ``UnknownName`` naming the kind, the
+    nearest valid spelling and, for short tables, every valid name. Names in ``not_yet`` are
+    PaddleClas names torchclas does not implement yet: they get their own message. Code of one's
+    own (a custom loss, a test's fault-injecting loss) is added by plain item assignment.
 
     Example:
         >>> LOSSES = Registry("loss", {"CELoss": dict, "FocalLoss": list})
@@ -43,6 +44,15 @@ class Registry(Mapping[str, T], Generic[T]):
     def __getitem__(self, name: str) -> T:
         try:
             return self._entries[name]
+        except KeyError:
+            raise self.unknown(name) from None
+
+    def __setitem__(self, name: str, value: T) -> None:
+        self._entries[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        try:
+            del self._entries[name]
         except KeyError:
             raise self.unknown(name) from None
 

@@ -31,6 +31,7 @@ class LARS(torch.optim.Optimizer):
         epsilon: added to the denominator of the trust ratio.
 
     Example:
+        >>> model = torch.nn.Linear(8, 2)
         >>> optimizer = LARS(model.parameters(), lr=0.1, momentum=0.9, lars_coeff=0.001, weight_decay=5e-4)
     """
 

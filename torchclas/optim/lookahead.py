@@ -24,6 +24,7 @@ class Lookahead:
         alpha: how far the slow weights move toward the fast ones, in (0, 1].
 
     Example:
+        >>> model = torch.nn.Linear(8, 2)
         >>> optimizer = Lookahead(torch.optim.AdamW(model.parameters()), k=5, alpha=0.5)
     """
 

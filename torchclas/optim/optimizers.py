@@ -87,6 +87,7 @@ def build_optimizer(cfg: OptimizerConfig, model: nn.Module) -> torch.optim.Optim
     ``weight_decay`` is decoupled; LARS uses ``lars_weight_decay``.
 
     Example:
+        >>> model = torch.nn.Linear(8, 2)
         >>> optimizer = build_optimizer(OptimizerConfig(name="AdamW", weight_decay=0.05), model)
     """
     freeze_parameters(model, cfg)

@@ -29,7 +29,10 @@ def layer_depths(model: nn.Module) -> tuple[dict[str, int], int]:
     top-level children in registration order. Names missing from the map belong to the head.
 
     Example:
-        >>> depth, head = layer_depths(timm.create_model("resnet18"))  # conv1: 0, layer4.1: 8, fc: 9
+        >>> import timm
+        >>> depth, head = layer_depths(timm.create_model("resnet18"))
+        >>> depth["conv1.weight"], depth["layer4.1.conv1.weight"], head
+        (0, 8, 9)
     """
     if hasattr(model, "group_matcher"):
         depth = _timm_groups(model, coarse=False)
@@ -62,6 +65,8 @@ def freeze_parameters(model: nn.Module, cfg: OptimizerConfig) -> list[str]:
     statistics still update in train mode. Returns the frozen names.
 
     Example:
+        >>> import timm
+        >>> model = timm.create_model("resnet18")
         >>> freeze_parameters(model, OptimizerConfig(freeze_stages=2))[:2]
         ['conv1.weight', 'bn1.weight']
     """
@@ -95,7 +100,11 @@ def build_param_groups(model: nn.Module, cfg: OptimizerConfig, weight_decay: flo
     the head trains at the schedule's LR, each block toward the stem ``d`` times slower.
 
     Example:
+        >>> import timm
+        >>> model = timm.create_model("resnet18")
         >>> groups = build_param_groups(model, OptimizerConfig(layerwise_decay=0.65), weight_decay=0.05)
+        >>> max(g["lr_scale"] for g in groups)
+        1.0
     """
     skip = (cfg.no_weight_decay_name or "").split() + list(cfg.param("exclude_from_weight_decay") or [])
     decay_rate = cfg.layerwise_decay

@@ -27,7 +27,11 @@ def plot_lr_curve(cfg: LRConfig, epochs: int, steps_per_epoch: int, path: str | 
     reduction, with a note saying so.
 
     Example:
-        >>> plot_lr_curve(cfg.Optimizer.lr, cfg.Global.epochs, len(train_loader), "output/run/lr.png")
+        >>> import tempfile
+        >>> from torchclas.config.schema import LRConfig
+        >>> out = Path(tempfile.mkdtemp()) / "lr.png"
+        >>> plot_lr_curve(LRConfig(name="Cosine", learning_rate=0.1, warmup_epoch=1), 5, 100, out) == out
+        True
     """
     from matplotlib.figure import Figure
 

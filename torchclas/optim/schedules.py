@@ -151,8 +151,14 @@ class LRScheduler:
         steps_per_epoch: optimizer steps per epoch.
 
     Example:
-        >>> scheduler = LRScheduler(cfg.Optimizer.lr, optimizer, epochs=10, steps_per_epoch=100)
-        >>> optimizer.step(); scheduler.step()
+        >>> import torch
+        >>> optimizer = torch.optim.SGD(torch.nn.Linear(4, 2).parameters(), lr=0.1)
+        >>> scheduler = LRScheduler(LRConfig(name="Step", learning_rate=0.1, step_size=2), optimizer,
+        ...                         epochs=10, steps_per_epoch=100)
+        >>> for _ in range(200):
+        ...     optimizer.step(); scheduler.step()
+        >>> round(optimizer.param_groups[0]["lr"], 6)
+        0.01
     """
 
     def __init__(self, cfg: LRConfig, optimizer: Any, epochs: int, steps_per_epoch: int) -> None:
@@ -247,6 +253,8 @@ def build_lr_scheduler(cfg: LRConfig, optimizer: Any, epochs: int, steps_per_epo
     """The per-iteration ``LRScheduler`` of ``Optimizer.lr`` for a run of ``epochs`` epochs.
 
     Example:
-        >>> scheduler = build_lr_scheduler(cfg.Optimizer.lr, optimizer, cfg.Global.epochs, len(loader))
+        >>> import torch
+        >>> optimizer = torch.optim.SGD(torch.nn.Linear(4, 2).parameters(), lr=0.1)
+        >>> scheduler = build_lr_scheduler(LRConfig(name="Cosine", learning_rate=0.1), optimizer, 10, 100)
     """
     return LRScheduler(cfg, optimizer, epochs, steps_per_epoch)

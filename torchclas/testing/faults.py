@@ -35,8 +35,11 @@ class FaultyLoss(nn.Module):
     ``Loss.Train`` to inject those faults into a real run.
 
     Example:
+        >>> from torchclas.losses import LOSSES
         >>> LOSSES["FaultyLoss"] = FaultyLoss
         >>> FaultyLoss.schedule(nan_at=range(8, 12))  # 4 NaN steps in a row from the 8th batch
+        >>> # ... train(config) with Loss.Train: [{FaultyLoss: {}}] ...
+        >>> del LOSSES["FaultyLoss"]; FaultyLoss.schedule()
     """
 
     sigterm_at: frozenset[int] = frozenset()
@@ -142,7 +145,7 @@ def train_with_kills(config: str | Path, run: str | Path, kills: int, seed: int 
 
     Example:
         >>> report = train_with_kills("tiny.yaml", "out/PPLCNet_x0_25", kills=4)  # doctest: +SKIP
-        >>> report.finished, report.kills
+        >>> report.finished, report.kills  # doctest: +SKIP
         (True, 4)
     """
     rng, run, report = random.Random(seed), Path(run), KillReport()
