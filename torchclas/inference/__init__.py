@@ -20,6 +20,6 @@ from .preprocess import build_preprocess, preprocess_image, with_decode
 from .sessions import onnxruntime_session
 
 __all__ = ["BACKENDS", "Predictor", "PredictorOptions", "build_preprocess", "collect_inputs", "default_backend",
-           "list_images", "onnxruntime_session", "open_backend", "parse_metadata", "preprocess_image", "read_onnx_metadata",
-           "read_openvino_metadata", "read_pt2_metadata", "sigmoid", "softmax", "threshold_result", "topk_result",
-           "with_decode"]
+           "list_images", "onnxruntime_session", "open_backend", "parse_metadata", "preprocess_image",
+           "read_onnx_metadata", "read_openvino_metadata", "read_pt2_metadata", "sigmoid", "softmax",
+           "threshold_result", "topk_result", "with_decode"]

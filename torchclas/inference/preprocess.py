@@ -55,7 +55,8 @@ def preprocess_image(transform: Callable[[Any], Any], image: Any) -> torch.Tenso
         OSError, ValueError or SyntaxError (some broken PNGs) when the image cannot be decoded.
 
     Example:
-        >>> preprocess_image(build_preprocess([{"ToCHWImage": None}]), np.zeros((4, 4, 3), np.uint8)).shape  # doctest: +SKIP
+        >>> transform = build_preprocess([{"ToCHWImage": None}])
+        >>> preprocess_image(transform, np.zeros((4, 4, 3), np.uint8)).shape  # doctest: +SKIP
         torch.Size([3, 4, 4])
     """
     return torch.as_tensor(transform(image)).as_subclass(torch.Tensor)
