@@ -19,8 +19,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..utils.progress import count_progress
-from .inputs import ImageInput, list_images, load_input
-from .predictor import Predictor, _reason
+from .inputs import UNREADABLE, ImageInput, list_images, load_input, unreadable_reason
+from .predictor import Predictor
 from .preprocess import build_preprocess, preprocess_image
 
 __all__ = ["predict_folder", "read_done"]
@@ -51,8 +51,8 @@ class _PreprocessDataset(Dataset):
         try:
             data = load_input(ImageInput(str(path), path))
             return str(path), {k: preprocess_image(tf, data) for k, tf in self.transforms.items()}
-        except (OSError, ValueError, SyntaxError) as exc:
-            return str(path), _reason(exc)
+        except UNREADABLE as exc:
+            return str(path), unreadable_reason(exc)
 
 
 def read_done(out: str | Path) -> set[str]:

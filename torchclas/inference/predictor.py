@@ -18,7 +18,7 @@ import torch
 
 from .backends import open_backend
 from .ensemble import check_members, ensemble_weights, fuse_probabilities, sigmoid, softmax
-from .inputs import ImageInput, collect_inputs, load_input
+from .inputs import UNREADABLE, ImageInput, collect_inputs, load_input, unreadable_reason
 from .preprocess import build_preprocess, preprocess_image
 
 __all__ = ["Predictor", "PredictorOptions", "predictor_options", "softmax", "topk_result", "threshold_result"]
@@ -182,8 +182,8 @@ class Predictor:
         try:
             data = load_input(item)
             return {key: preprocess_image(tf, data) for key, tf in self.transforms.items()}
-        except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError on some broken PNGs
-            return _reason(exc)
+        except UNREADABLE as exc:
+            return unreadable_reason(exc)
 
     def results_for(self, items: Sequence[ImageInput], inputs: Sequence[dict[str, torch.Tensor] | str],
                     topk: int | None = None) -> list[dict[str, Any]]:
@@ -277,9 +277,3 @@ def _check_same_shape(tensors: list[torch.Tensor], items: list[ImageInput]) -> N
         raise ValueError(f"preprocessing gave images of different sizes {sorted(shapes)} "
                          f"(e.g. '{items[0].filename}'); the ops need a CropImage or a fixed "
                          "ResizeImage size to batch them")
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: '{exc.filename}'" if exc.filename else exc.strerror
-    return str(exc) or type(exc).__name__
