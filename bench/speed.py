@@ -45,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 from torchclas.configure import load_config  # noqa: E402
 from torchclas.config.schema import AMPConfig, Config  # noqa: E402
 from torchclas.data.loader import batch_to_device, build_dataloader, device_batches  # noqa: E402
-from torchclas.engine.fast_defaults import is_conv_net, resolve_precision  # noqa: E402
+from torchclas.engine.fast_defaults import resolve_precision  # noqa: E402
+from torchclas.models.layout import is_conv_net  # noqa: E402
 from torchclas.engine.precision import float32_ops, keep_float32  # noqa: E402
 from torchclas.models import create_model  # noqa: E402
 

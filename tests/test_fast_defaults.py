@@ -12,7 +12,8 @@ import yaml
 from torchclas.configure import load_config
 from torchclas.config.schema import AMPConfig
 from torchclas.engine import fast_defaults, train
-from torchclas.engine.fast_defaults import conv_probe, is_conv_net, resolve_precision
+from torchclas.engine.fast_defaults import conv_probe, resolve_precision
+from torchclas.models.layout import is_conv_net
 from torchclas.models import create_model
 from torchclas.testing.tiny import tiny_config_dict
 

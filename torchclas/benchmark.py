@@ -101,20 +101,15 @@ def _torch_runner(model: torch.nn.Module) -> Callable[[torch.Tensor], Callable[[
 def _onnxruntime_runner(model: torch.nn.Module, example: torch.Tensor, folder: str, threads: int,
                         device: str) -> Callable[[torch.Tensor], Callable[[], Any]]:
     """Export ``model`` once (dynamic batch) and open one session for every batch size."""
-    import onnxruntime as ort
-
     from .export import MIN_OPSET, torch_to_onnx
+    from .inference.sessions import onnxruntime_providers, onnxruntime_session
 
-    provider = "CUDAExecutionProvider" if device.startswith("cuda") else "CPUExecutionProvider"
-    if provider not in ort.get_available_providers():
-        raise RuntimeError(f"onnxruntime has no {provider} (available: {ort.get_available_providers()})")
+    runtime_device = "cuda" if device.startswith("cuda") else "cpu"
+    onnxruntime_providers(runtime_device)  # a missing provider fails before the export
     path = str(Path(folder) / "model.onnx")
     torch_to_onnx(model.cpu(), example.cpu(), path, MIN_OPSET)
     model.to(device)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(path, options, providers=[provider])
+    session = onnxruntime_session(path, threads=threads, device=runtime_device)
 
     def runner(x: torch.Tensor) -> Callable[[], Any]:
         feed = {"x": x.cpu().numpy()}

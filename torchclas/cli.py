@@ -313,7 +313,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
 def _setup_logging(verbose: bool) -> None:
     from rich.logging import RichHandler
 
-    from .engine.progress import console
+    from .utils.progress import console
 
     logger = logging.getLogger("torchclas")
     logger.setLevel(logging.DEBUG)

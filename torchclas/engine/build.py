@@ -13,9 +13,9 @@ from torch import nn
 from ..config.schema import Config
 from ..losses import build_loss
 from ..models import create_model
+from ..models.layout import MIN_CONVS, is_conv_net
 from ..optim import build_lr_scheduler, build_optimizer
 from .distributed import DistInfo, wrap_ddp
-from .fast_defaults import MIN_CONVS, is_conv_net
 from .loop import TrainState
 from .precision import LowPrecisionCopy, amp_dtype, build_grad_scaler, float32_ops, keep_float32
 

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..config.schema import AMPConfig, Config
+from ..models.layout import MIN_CONVS, is_conv_net
 from ..utils.hardware import BF16_FLAGS, cpu_flags
 from .precision import amp_dtype
 
@@ -39,7 +40,6 @@ __all__ = ["conv_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE
 
 log = logging.getLogger("torchclas")
 
-MIN_CONVS = 4
 PROBE_MIN_SPEEDUP = 1.2  # bf16 must beat fp32 by this much: the probe is a proxy for the model
 REPROBE_BELOW = 0.5  # an epoch under this share of the best speed on its thread count re-probes
 _AMP = {"bf16": "bfloat16", "fp16": "float16"}
@@ -133,11 +133,6 @@ def _with(cfg: Config, precision: str, keep_amp: bool = False) -> Config:
         return cfg.model_copy(update={"Global": glob})
     amp = AMPConfig(dtype=_AMP[precision]) if precision in _AMP else None
     return cfg.model_copy(update={"Global": glob, "AMP": amp})
-
-
-def is_conv_net(net: nn.Module) -> bool:
-    """At least ``MIN_CONVS`` ``Conv2d`` layers: a net that channels_last speeds up."""
-    return sum(isinstance(m, nn.Conv2d) for m in net.modules()) >= MIN_CONVS
 
 
 class ThreadWatch:

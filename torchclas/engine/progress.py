@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-__all__ = ["console", "epoch_progress", "summary_line"]
+from ..utils.progress import console
 
-console = Console(stderr=True, highlight=False)
+__all__ = ["console", "epoch_progress", "summary_line"]
 
 
 def epoch_progress(enabled: bool = True) -> Progress:

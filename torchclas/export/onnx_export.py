@@ -1,7 +1,7 @@
 """Export a trained model to ONNX with its preprocessing and class names stored inside.
 
 The ONNX file carries everything a deployment needs under the ``metadata_props`` key
-``torchclas`` (JSON, :mod:`.metadata`), so ``Predictor("model.onnx")`` needs no config and
+``torchclas`` (JSON, :mod:`torchclas.inference.metadata`), so ``Predictor("model.onnx")`` needs no config and
 cannot drift from evaluation.
 
 The exporter is torch's TorchScript-based one (``torch.onnx.export(..., dynamo=False)``): it
@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 
-from ..config import Config
+from ..inference.metadata import METADATA_KEY
+from ..inference.sessions import onnxruntime_session
 from ..utils.files import atomic_write
-from .metadata import METADATA_KEY
 
 __all__ = ["MIN_OPSET", "INPUT_NAME", "OUTPUT_NAME", "torch_to_onnx", "write_onnx_metadata",
-           "check_against_torch", "example_batch"]
+           "check_against_torch", "example_batch", "run_onnx", "export_onnx_file"]
 
 MIN_OPSET = 17
 INPUT_NAME = "x"
@@ -67,6 +66,8 @@ def write_onnx_metadata(path: str | Path, meta: dict[str, Any]) -> None:
     Example:
         >>> write_onnx_metadata("m.onnx", {"format_version": 1})  # doctest: +SKIP
     """
+    import onnx
+
     proto = onnx.load(str(path))
     kept = {p.key: p.value for p in proto.metadata_props if p.key != METADATA_KEY}
     onnx.helper.set_model_props(proto, {**kept, METADATA_KEY: json.dumps(meta)})
@@ -98,15 +99,14 @@ def check_against_torch(model: nn.Module, example: torch.Tensor, got: np.ndarray
 
 
 def run_onnx(path: str | Path, batch: np.ndarray) -> np.ndarray:
-    """Logits of ``batch`` from the ONNX file at ``path`` on onnxruntime's CPU provider.
+    """Logits of ``batch`` from the ONNX file at ``path`` on onnxruntime's CPU provider
+    (:func:`~torchclas.inference.sessions.onnxruntime_session`, its default threads).
 
     Example:
         >>> run_onnx("m.onnx", np.zeros((1, 3, 32, 32), np.float32)).shape  # doctest: +SKIP
         (1, 10)
     """
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnxruntime_session(path)
     return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch, np.float32)})[0]
 
 

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 
 from ..config import Config
-from ..data.pipeline import build_transforms
+from ..inference.inputs import list_images
+from ..inference.preprocess import build_preprocess, preprocess_image
+from ..inference.sessions import onnxruntime_session
 from ..utils.hardware import cpu_has_bf16
 from .quantizers import CALIBRATION_METHODS, QUANTIZERS, build_quantizer, check_quantizer
 
@@ -44,10 +45,8 @@ CALIBRATION_BATCH = 16  # images per calibration batch; minmax-mean averages the
 
 
 def _preprocessor(meta: dict[str, Any]) -> Callable[[Path], np.ndarray]:
-    from ..inference.predictor import _with_decode
-
-    transform = build_transforms(_with_decode(meta["preprocess"]), "preprocess")
-    return lambda path: np.asarray(torch.as_tensor(transform(Path(path).read_bytes())), dtype=np.float32)
+    transform = build_preprocess(meta["preprocess"])
+    return lambda path: np.asarray(preprocess_image(transform, Path(path).read_bytes()), dtype=np.float32)
 
 
 def _batches(paths: list[Path], meta: dict[str, Any], batch_size: int = CALIBRATION_BATCH):
@@ -58,8 +57,6 @@ def _batches(paths: list[Path], meta: dict[str, Any], batch_size: int = CALIBRAT
 
 def _spread_images(folder: str | Path, size: int, what: str = "calibration") -> list[Path]:
     """At most ``size`` images of ``folder``, evenly spread over its sorted listing."""
-    from ..inference.inputs import list_images
-
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{what} folder not found: '{folder}'")
@@ -71,11 +68,7 @@ def _spread_images(folder: str | Path, size: int, what: str = "calibration") -> 
 
 
 def _session_logits(path: Path, batches: list[np.ndarray]) -> np.ndarray:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()  # as many as torch uses (bench: 1)
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime_session(path, threads=torch.get_num_threads())  # as many as torch uses (bench: 1)
     return np.concatenate([session.run(None, {"x": batch})[0] for batch in batches])
 
 
@@ -124,6 +117,7 @@ def quantize_onnx_int8(fp32_path: str | Path, int8_path: str | Path, calibration
         >>> quantize_onnx_int8("m.onnx", "m.int8.onnx", "data/train", meta)["images"]  # doctest: +SKIP
         128
     """
+    import onnx
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from .int8_fallback import (choose_float_blocks, logit_error_to, name_unnamed_nodes, node_blocks,

@@ -1,9 +1,25 @@
-"""Inference: ``Predictor`` over exported models (onnxruntime, OpenVINO, torch), ensembles, folders."""
+"""Inference: ``Predictor`` over exported models (onnxruntime, OpenVINO, torch), ensembles, folders.
+
+The core that ``export`` builds on (it imports nothing from ``export``):
+
+- :mod:`.sessions`: the one onnxruntime session factory, OpenVINO compile properties;
+- :mod:`.metadata`: the ``torchclas`` metadata every export carries, built and read back;
+- :mod:`.preprocess`: a model's preprocessing from its metadata;
+- :mod:`.backends`: the runtimes behind ``Predictor``; :mod:`.predictor`: ``Predictor`` and
+  ``PredictorOptions``; :mod:`.ensemble`, :mod:`.inputs`, :mod:`.folder` (``predict-folder``).
+
+onnx, onnxruntime and openvino are imported only when a model is opened.
+"""
 
 from .backends import BACKENDS, default_backend, open_backend
-from .inputs import collect_inputs, list_images
 from .ensemble import sigmoid, softmax
-from .predictor import Predictor, threshold_result, topk_result
+from .inputs import collect_inputs, list_images
+from .metadata import parse_metadata, read_onnx_metadata, read_openvino_metadata, read_pt2_metadata
+from .predictor import Predictor, PredictorOptions, threshold_result, topk_result
+from .preprocess import build_preprocess, preprocess_image, with_decode
+from .sessions import onnxruntime_session
 
-__all__ = ["BACKENDS", "Predictor", "collect_inputs", "default_backend", "list_images", "open_backend",
-           "sigmoid", "softmax", "threshold_result", "topk_result"]
+__all__ = ["BACKENDS", "Predictor", "PredictorOptions", "build_preprocess", "collect_inputs", "default_backend",
+           "list_images", "onnxruntime_session", "open_backend", "parse_metadata", "preprocess_image",
+           "read_onnx_metadata", "read_openvino_metadata", "read_pt2_metadata", "sigmoid", "softmax",
+           "threshold_result", "topk_result", "with_decode"]

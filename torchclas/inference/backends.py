@@ -8,7 +8,9 @@ openvino       ``.xml`` IR or ``.onnx``               fp32, bf16 (CPU hint), int
 torch          ``.pt2`` program, or weights + config  fp32, bf16 (autocast)
 =============  =====================================  =========================================
 
-Every backend reads the same ``torchclas`` metadata (:mod:`torchclas.export.metadata`).
+Every backend reads the same ``torchclas`` metadata (:mod:`.metadata`); onnxruntime sessions come
+from the one factory :func:`.sessions.onnxruntime_session`. The runtimes (onnxruntime, openvino)
+are imported when a backend is opened, not with this module.
 """
 
 from __future__ import annotations
@@ -21,52 +23,22 @@ import torch
 
 from ..config import Config
 from ..configure import config_from_dict, load_config
-from ..engine.fast_defaults import MIN_CONVS
-from ..export import build_inference_model, build_metadata, checkpoint_class_num, openvino_config, parse_metadata
-from ..export.formats import numpy_logits, read_openvino_metadata, read_pt2_metadata
 from ..models import resolve_weights_path
+from ..models.deploy import build_inference_model, checkpoint_class_num
+from ..models.layout import has_conv_weights
+from .metadata import build_metadata, parse_metadata, read_onnx_metadata, read_openvino_metadata, read_pt2_metadata
+from .sessions import DEVICES, onnxruntime_providers, onnxruntime_session, openvino_config
 
 __all__ = ["BACKENDS", "DEVICES", "PRECISIONS", "OnnxBackend", "OpenVinoBackend", "TorchBackend",
-           "open_backend", "default_backend", "as_config", "onnxruntime_providers"]
+           "open_backend", "default_backend", "as_config", "numpy_logits", "onnxruntime_providers"]
 
 BACKENDS = ("onnxruntime", "openvino", "torch")
-DEVICES = ("cpu", "cuda", "tensorrt")
 PRECISIONS = ("fp32", "bf16", "int8", "fp16")
 
 
 def _check_file(path: Path, what: str) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: '{path}'")
-
-
-def onnxruntime_providers(device: str, fp16: bool = False) -> list[Any]:
-    """onnxruntime execution providers for ``device`` (``cpu``, ``cuda``, ``tensorrt``), CPU last.
-
-    Raises:
-        RuntimeError when this onnxruntime build lacks the provider (e.g. no GPU package).
-
-    Example:
-        >>> onnxruntime_providers("cpu")
-        ['CPUExecutionProvider']
-    """
-    import onnxruntime as ort
-
-    if device not in DEVICES:
-        raise ValueError(f"unknown device '{device}'; valid: {', '.join(DEVICES)}")
-    wanted = {"cpu": [], "cuda": ["CUDAExecutionProvider"],
-              "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider"]}[device]
-    available = ort.get_available_providers()
-    missing = [p for p in wanted if p not in available]
-    if missing:
-        raise RuntimeError(f"onnxruntime has no {missing[0]} here (available: {', '.join(available)}); "
-                           "install onnxruntime-gpu on a machine with a GPU")
-    providers: list[Any] = []
-    for name in wanted:
-        if name == "TensorrtExecutionProvider":
-            providers.append((name, {"trt_fp16_enable": fp16, "trt_engine_cache_enable": True}))
-        else:
-            providers.append(name)
-    return providers + ["CPUExecutionProvider"]
 
 
 class OnnxBackend:
@@ -91,24 +63,11 @@ class OnnxBackend:
 
     def __init__(self, path: str | Path, threads: int | None = None, device: str = "cpu",
                  precision: str | None = None, spin: bool = True):
-        import onnxruntime as ort
-
         path = Path(path)
         _check_file(path, "ONNX")
         if precision == "fp16" and device != "tensorrt":
             raise ValueError("precision fp16 needs device='tensorrt' on onnxruntime")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        if threads:
-            options.intra_op_num_threads = int(threads)
-        providers = onnxruntime_providers(device, fp16=precision == "fp16")
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own pybind types
-            raise ValueError(f"{path}: not a loadable ONNX model ({exc})") from None
+        self.session = onnxruntime_session(path, threads, device, fp16=precision == "fp16", spin=spin)
         self.metadata = parse_metadata(self.session.get_modelmeta().custom_metadata_map, path)
         if (precision or self.metadata.get("precision")) == "bf16":
             raise ValueError(f"{path}: onnxruntime has no bf16 CPU kernels; run bf16 with backend='openvino' "
@@ -149,7 +108,7 @@ class OpenVinoBackend:
             graph = core.read_model(str(path))
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses of its own
             raise ValueError(f"{path}: not a loadable OpenVINO or ONNX model ({exc})") from None
-        self.metadata = read_openvino_metadata(graph, path) if path.suffix == ".xml" else _onnx_meta(path)
+        self.metadata = read_openvino_metadata(graph, path) if path.suffix == ".xml" else read_onnx_metadata(path)
         self.precision = precision or self.metadata.get("precision", "fp32")
         if self.precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
             raise RuntimeError("this CPU has no bf16 support (AVX-512 bf16 / AMX); use precision fp32")
@@ -204,7 +163,7 @@ class TorchBackend:
             torch.set_num_threads(int(threads))
         # NHWC for conv nets, as in training: MobileNetV3_large batch 16, 1 thread: 49 -> 67 img/s
         # a .pt2 program has no Conv2d modules left: count its 4-D weights instead
-        self.channels_last = sum(p.ndim == 4 for p in self.model.parameters()) >= MIN_CONVS
+        self.channels_last = has_conv_weights(self.model)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
 
@@ -227,10 +186,16 @@ def _torch_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _onnx_meta(path: Path) -> dict[str, Any]:
-    from ..export import read_onnx_metadata
+def numpy_logits(output: Any) -> np.ndarray:
+    """A float32 numpy array from a backend's first output (torch tensor or array).
 
-    return read_onnx_metadata(path)
+    Example:
+        >>> numpy_logits(torch.ones(1, 2)).dtype
+        dtype('float32')
+    """
+    if isinstance(output, torch.Tensor):
+        output = output.detach().float().cpu().numpy()
+    return np.asarray(output, dtype=np.float32)
 
 
 def as_config(config: Config | str | Path | dict) -> Config:
@@ -266,7 +231,7 @@ def default_backend(model_path: str | Path, precision: str | None = None) -> str
         meta: dict[str, Any] = {}
         if precision in (None, "int8") and Path(model_path).is_file():  # the file decides
             try:
-                meta = _onnx_meta(Path(model_path))
+                meta = read_onnx_metadata(Path(model_path))
             except ValueError:
                 pass  # not a torchclas file: onnxruntime says so when it opens it
         precision = precision or meta.get("precision")

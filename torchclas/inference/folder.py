@@ -18,9 +18,10 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..data.pipeline import build_transforms
-from .inputs import ImageInput, list_images, load_input
-from .predictor import Predictor, _reason, _with_decode
+from ..utils.progress import count_progress
+from .inputs import UNREADABLE, ImageInput, list_images, load_input, unreadable_reason
+from .predictor import Predictor
+from .preprocess import build_preprocess, preprocess_image
 
 __all__ = ["predict_folder", "read_done"]
 
@@ -45,16 +46,13 @@ class _PreprocessDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[str, dict[str, torch.Tensor] | str]:
         if self.transforms is None:
-            self.transforms = {k: build_transforms(_with_decode(ops), "preprocess",
-                                                   fast_decode_resize=self.fast_decode_resize)
-                               for k, ops in self.ops_by_key.items()}
+            self.transforms = {k: build_preprocess(ops, self.fast_decode_resize) for k, ops in self.ops_by_key.items()}
         path = self.paths[index]
         try:
             data = load_input(ImageInput(str(path), path))
-            return str(path), {k: torch.as_tensor(tf(data)).as_subclass(torch.Tensor)
-                               for k, tf in self.transforms.items()}
-        except (OSError, ValueError, SyntaxError) as exc:
-            return str(path), _reason(exc)
+            return str(path), {k: preprocess_image(tf, data) for k, tf in self.transforms.items()}
+        except UNREADABLE as exc:
+            return str(path), unreadable_reason(exc)
 
 
 def read_done(out: str | Path) -> set[str]:
@@ -118,7 +116,7 @@ def predict_folder(predictor: Predictor, folder: str | Path, out: str | Path, re
     errors: list[tuple[str, str]] = []
     start = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "a", encoding="utf-8") as handle, _progress(progress, len(todo)) as advance:
+    with open(out, "a", encoding="utf-8") as handle, count_progress("predict", len(todo), progress) as advance:
         for results in _batches(predictor, todo, workers, topk):
             for result in results:
                 handle.write(json.dumps(result) + "\n")
@@ -141,26 +139,3 @@ def _batches(predictor: Predictor, paths: list[Path], workers: int, topk: int | 
     for batch in loader:
         items = [ImageInput(name, Path(name)) for name, _ in batch]
         yield predictor.results_for(items, [x for _, x in batch], topk)
-
-
-class _progress:
-    """A rich progress bar (or nothing) whose ``advance(n)`` is returned by ``with``."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        from ..engine.progress import console
-
-        self.bar = Progress("predict", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console)
-        self.bar.__enter__()
-        task = self.bar.add_task("predict", total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            self.bar.__exit__(*exc)

@@ -21,9 +21,12 @@ from PIL import Image as PILImage
 
 from ..data.datasets import IMAGE_EXTENSIONS
 
-__all__ = ["ImageInput", "LIST_SUFFIXES", "collect_inputs", "load_input", "list_images", "read_image_list"]
+__all__ = ["ImageInput", "LIST_SUFFIXES", "UNREADABLE", "collect_inputs", "load_input", "list_images",
+           "read_image_list", "unreadable_reason"]
 
 LIST_SUFFIXES = (".txt", ".lst", ".list")
+# what reading or decoding one image raises (PIL raises SyntaxError on some broken PNGs)
+UNREADABLE = (OSError, ValueError, SyntaxError)
 _GLOB_CHARS = set("*?[")
 
 
@@ -130,3 +133,15 @@ def load_input(item: ImageInput) -> Any:
     if isinstance(item.source, Path):
         return item.source.read_bytes()
     return item.source
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """The ``error`` of a result whose image could not be read or decoded (one of :data:`UNREADABLE`).
+
+    Example:
+        >>> unreadable_reason(FileNotFoundError(2, "No such file or directory", "a.png"))
+        "No such file or directory: 'a.png'"
+    """
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: '{exc.filename}'" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__

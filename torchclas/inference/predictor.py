@@ -1,33 +1,34 @@
 """``Predictor``: images in, PaddleClas-style top-k results out, on onnxruntime, OpenVINO or torch.
 
-The preprocessing comes with the model (its export metadata, or the config's eval ops), so
-prediction matches evaluation. Several models form an ensemble (:mod:`.ensemble`).
+The preprocessing comes with the model (its export metadata, or the config's eval ops;
+:mod:`.preprocess`), so prediction matches evaluation. How the model runs (backend, threads,
+precision, ...) is one :class:`PredictorOptions`. Several models form an ensemble (:mod:`.ensemble`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from ..data.pipeline import build_transforms
 from .backends import open_backend
 from .ensemble import check_members, ensemble_weights, fuse_probabilities, sigmoid, softmax
-from .inputs import ImageInput, collect_inputs, load_input
+from .inputs import UNREADABLE, ImageInput, collect_inputs, load_input, unreadable_reason
+from .preprocess import build_preprocess, preprocess_image
 
-__all__ = ["Predictor", "softmax", "topk_result", "threshold_result"]
+__all__ = ["Predictor", "PredictorOptions", "predictor_options", "softmax", "topk_result", "threshold_result"]
 
 
-class Predictor:
-    """Classify images with exported models (``.onnx``, ``.xml``, ``.pt2``) or weights plus config.
+@dataclass
+class PredictorOptions:
+    """How :class:`Predictor` runs its model(s); every field is also a keyword of ``Predictor``.
 
     Args:
-        model_path: an exported file, a weights file (backend torch, needs ``config``), or a list
-            of them: an ensemble whose probabilities are averaged (``weights``).
         backend: ``onnxruntime``, ``openvino`` or ``torch``; None picks from the file
             (:func:`~.backends.default_backend`).
         config: a ``Config``, YAML path or dict; required for weights files only.
@@ -47,7 +48,57 @@ class Predictor:
             DCT scale (``data.jpeg_crop.DecodeResizeImage``: ~2x faster on 12 MP photos, 0.3 grey
             levels off); off by default, so predictions equal ``eval``'s exactly.
 
+    Example:
+        >>> PredictorOptions(threads=1, batch_size=32).batch_size
+        32
+    """
+
+    backend: str | None = None
+    config: Any = None
+    topk: int | None = None
+    threads: int | None = None
+    batch_size: int = 16
+    precision: str | None = None
+    device: str = "cpu"
+    weights: Sequence[float] | None = None
+    threshold: float = 0.5
+    spin: bool = True
+    fast_decode_resize: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+def predictor_options(options: PredictorOptions | None = None, **overrides: Any) -> PredictorOptions:
+    """``options`` (default :class:`PredictorOptions`) with ``overrides`` set.
+
+    Raises:
+        TypeError naming an unknown option and the valid ones.
+
+    Example:
+        >>> predictor_options(threads=2).threads
+        2
+    """
+    unknown = sorted(set(overrides) - {f.name for f in fields(PredictorOptions)})
+    if unknown:
+        raise TypeError(f"unknown Predictor option(s) {', '.join(unknown)}; valid: "
+                        f"{', '.join(f.name for f in fields(PredictorOptions))}")
+    return replace(options or PredictorOptions(), **overrides)
+
+
+class Predictor:
+    """Classify images with exported models (``.onnx``, ``.xml``, ``.pt2``) or weights plus config.
+
+    Args:
+        model_path: an exported file, a weights file (backend torch, needs ``config``), or a list
+            of them: an ensemble whose probabilities are averaged (``weights``).
+        options: how to run them (:class:`PredictorOptions`; default its defaults).
+        **kwargs: any :class:`PredictorOptions` field, set on top of ``options``
+            (``Predictor(path, threads=1, batch_size=32)``).
+
     Attributes:
+        options: the :class:`PredictorOptions` in use.
         metadata: the first model's name, class names, preprocess ops, input size, mean/std, top-k.
         class_names: names indexed by class id.
 
@@ -57,36 +108,32 @@ class Predictor:
         [{'filename': 'demo/cat.jpg', 'class_ids': [3], 'scores': [0.93], 'label_names': ['cat']}]
     """
 
-    def __init__(self, model_path: str | Path | Sequence[str | Path], backend: str | None = None,
-                 config: Any = None, topk: int | None = None, threads: int | None = None,
-                 batch_size: int = 16, precision: str | None = None, device: str = "cpu",
-                 weights: Sequence[float] | None = None, threshold: float = 0.5, spin: bool = True,
-                 fast_decode_resize: bool = False):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    def __init__(self, model_path: str | Path | Sequence[str | Path], options: PredictorOptions | None = None,
+                 **kwargs: Any):
+        self.options = opts = predictor_options(options, **kwargs)
         paths = [model_path] if isinstance(model_path, (str, os.PathLike)) else list(model_path)
         if not paths:
             raise ValueError("Predictor needs at least one model")
-        self.members = [open_backend(p, backend, config, threads, precision, device, spin) for p in paths]
+        self.members = [open_backend(p, opts.backend, opts.config, opts.threads, opts.precision, opts.device,
+                                     opts.spin) for p in paths]
         check_members([m.metadata for m in self.members], paths)
-        self.weights = ensemble_weights(weights, len(self.members))
+        self.weights = ensemble_weights(opts.weights, len(self.members))
         self.runner = self.members[0]
         self.backend = self.runner.name
         self.metadata: dict[str, Any] = self.runner.metadata
         self.class_names: list[str] = list(self.metadata["class_names"])
         self.multilabel = bool(self.metadata.get("multilabel"))
-        self.topk = topk or self.metadata.get("topk") or 5
-        self.threshold = float(threshold)
-        self.batch_size = batch_size
-        self.fast_decode_resize = fast_decode_resize
+        self.topk = opts.topk or self.metadata.get("topk") or 5
+        self.threshold = float(opts.threshold)
+        self.batch_size = opts.batch_size
+        self.fast_decode_resize = opts.fast_decode_resize
         # Members that share their preprocessing share one transform and one batch tensor.
         self.transforms: dict[str, Any] = {}
         self.member_keys = []
         for member in self.members:
             key = json.dumps(member.metadata["preprocess"], sort_keys=True)
             if key not in self.transforms:
-                self.transforms[key] = build_transforms(_with_decode(member.metadata["preprocess"]), "preprocess",
-                                                        fast_decode_resize=fast_decode_resize)
+                self.transforms[key] = build_preprocess(member.metadata["preprocess"], opts.fast_decode_resize)
             self.member_keys.append(key)
 
     def __repr__(self) -> str:
@@ -134,9 +181,9 @@ class Predictor:
         """
         try:
             data = load_input(item)
-            return {key: torch.as_tensor(tf(data)).as_subclass(torch.Tensor) for key, tf in self.transforms.items()}
-        except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError on some broken PNGs
-            return _reason(exc)
+            return {key: preprocess_image(tf, data) for key, tf in self.transforms.items()}
+        except UNREADABLE as exc:
+            return unreadable_reason(exc)
 
     def results_for(self, items: Sequence[ImageInput], inputs: Sequence[dict[str, torch.Tensor] | str],
                     topk: int | None = None) -> list[dict[str, Any]]:
@@ -224,22 +271,9 @@ def _as_array(batch: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(batch, dtype=np.float32)
 
 
-def _with_decode(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Make sure the op list decodes first: paths and bytes need it, arrays pass through it."""
-    first = ops[0] if ops else None
-    name = next(iter(first), None) if isinstance(first, dict) else first
-    return list(ops) if name == "DecodeImage" else [{"DecodeImage": None}, *ops]
-
-
 def _check_same_shape(tensors: list[torch.Tensor], items: list[ImageInput]) -> None:
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"preprocessing gave images of different sizes {sorted(shapes)} "
                          f"(e.g. '{items[0].filename}'); the ops need a CropImage or a fixed "
                          "ResizeImage size to batch them")
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: '{exc.filename}'" if exc.filename else exc.strerror
-    return str(exc) or type(exc).__name__

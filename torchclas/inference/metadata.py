@@ -2,7 +2,9 @@
 
 Every export format stores the same JSON object under the key ``torchclas`` (ONNX
 ``metadata_props``, a ``.pt2`` extra file, OpenVINO ``rt_info``), so a predictor needs no config
-and its preprocessing cannot drift from evaluation's.
+and its preprocessing cannot drift from evaluation's. This module builds that object from a
+config (:func:`build_metadata`: what ``torchclas export`` writes, and what the torch backend
+uses for weights plus config) and reads it back from each format (``read_*_metadata``).
 """
 
 from __future__ import annotations
@@ -11,18 +13,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-import onnx
-
 from ..config import Config
 from ..data.datasets import read_label_list
 from ..data.pipeline import describe_preprocess
 
-__all__ = ["METADATA_KEY", "FORMAT_VERSION", "MULTILABEL_LOSSES", "preprocess_ops", "class_names",
-           "is_multilabel", "build_metadata", "parse_metadata", "read_onnx_metadata"]
+__all__ = ["METADATA_KEY", "FORMAT_VERSION", "MULTILABEL_LOSSES", "PT2_METADATA_FILE", "preprocess_ops",
+           "class_names", "is_multilabel", "build_metadata", "parse_metadata", "read_onnx_metadata",
+           "read_pt2_metadata", "read_openvino_metadata"]
 
 METADATA_KEY = "torchclas"
 FORMAT_VERSION = 1
 MULTILABEL_LOSSES = ("MultiLabelLoss", "AsymmetricLoss")
+PT2_METADATA_FILE = "torchclas.json"  # the extra file of a ``.pt2`` archive that holds the metadata
 
 
 def preprocess_ops(cfg: Config) -> list[dict[str, Any]]:
@@ -169,6 +171,8 @@ def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
         >>> read_onnx_metadata("inference/model.onnx")["class_names"][:2]  # doctest: +SKIP
         ['cat', 'dog']
     """
+    import onnx
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ONNX file not found: '{path}'")
@@ -179,6 +183,42 @@ def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
     if not proto.graph.node:
         raise ValueError(f"{path}: not an ONNX model (no graph)")
     return parse_metadata({p.key: p.value for p in proto.metadata_props}, path)
+
+
+def read_pt2_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``torchclas`` metadata of a ``.pt2`` file written by ``torchclas export --format torch-export``.
+
+    Raises:
+        FileNotFoundError when ``path`` is missing; ValueError when it is not a ``.pt2`` archive
+        or lacks torchclas metadata.
+
+    Example:
+        >>> read_pt2_metadata("model.pt2")["model"]  # doctest: +SKIP
+        'ResNet18'
+    """
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"torch.export file not found: '{path}'")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entry = next((n for n in archive.namelist() if n.endswith(f"extra/{PT2_METADATA_FILE}")), None)
+            text = archive.read(entry).decode("utf-8") if entry else None
+    except zipfile.BadZipFile:
+        raise ValueError(f"{path}: not a torch.export .pt2 archive") from None
+    return parse_metadata({} if text is None else {METADATA_KEY: text}, path)
+
+
+def read_openvino_metadata(graph: Any, path: str | Path) -> dict[str, Any]:
+    """The ``torchclas`` metadata of an OpenVINO model (``ov.Model``) read from ``path``.
+
+    Example:
+        >>> read_openvino_metadata(ov.Core().read_model("model.xml"), "model.xml")["model"]  # doctest: +SKIP
+        'ResNet18'
+    """
+    props = {METADATA_KEY: graph.get_rt_info(METADATA_KEY).astype(str)} if graph.has_rt_info(METADATA_KEY) else {}
+    return parse_metadata(props, path)
 
 
 def _version() -> str:

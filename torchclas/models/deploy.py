@@ -1,4 +1,7 @@
-"""The model an export writes: built from the config, sized by the checkpoint, folded for inference."""
+"""The model a deployment runs: built from the config, sized by the checkpoint, folded for inference.
+
+Used by ``torchclas export`` and by the torch inference backend (weights plus config).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ import torch
 from torch import nn
 
 from ..config import Config
-from ..models import create_model, load_pretrained
-from ..models.reparam import folds_itself, reparameterize_model
-from ..models.weights import read_state_dict
+from . import create_model
+from .reparam import folds_itself, reparameterize_model
+from .weights import load_pretrained, read_state_dict
 
 __all__ = ["checkpoint_class_num", "build_inference_model", "has_train_time_branches"]
 
