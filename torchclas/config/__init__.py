@@ -49,8 +49,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
 
 
 def _check_names(cfg: Config, source: str) -> None:
-    from ..data.batch_ops import check_batch_ops
-    from ..data.pipeline import check_ops
+    from ..data.pipeline import check_batch_ops, check_ops
     from ..losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
     from ..engine.metrics import METRICS
     from ..models import MODEL_TABLE
@@ -103,7 +102,7 @@ def unimplemented_keys(cfg: BaseModel, prefix: str = "") -> list[str]:
 
 
 def _unimplemented_ops(cfg: Config) -> list[str]:
-    from ..data.transforms import NOT_YET_IMPLEMENTED_OPS
+    from ..data.registry import NOT_YET_IMPLEMENTED_OPS
 
     lists = {"Infer.transforms": cfg.Infer.transforms}
     for split in ("Train", "Eval"):

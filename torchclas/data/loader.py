@@ -16,11 +16,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..config.schema import SplitConfig
-from .batch_ops import build_batch_ops
 from .datasets import build_dataset, collate_skip_bad
 from .device_decode import DeviceDecode, PathTaggedDataset, collate_encoded
 from .prefetch import finished_ahead
-from .pipeline import build_ops, build_transforms, split_late_normalize
+from .pipeline import build_batch_ops, build_ops, build_transforms, split_late_normalize
 from .samplers import SeededBatchSampler, build_batch_sampler
 
 __all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "DeviceBatchLoader", "build_dataloader",
