@@ -14,7 +14,7 @@ from typing import Any
 from torchvision.transforms import v2
 
 from .batch_ops import BatchOps
-from .jpeg_crop import fuse_decode_crop
+from .decode.dct_scaled import fuse_decode_crop
 from .op_lists import iter_ops, make_op
 from .registry import BATCH_OPS, TRANSFORMS
 from .transforms import CropImage, DecodeImage, NormalizeImage, RandCropImage, ResizeImage
@@ -67,9 +67,9 @@ def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool =
 
     Ops in ``TRANSFORMS.not_yet`` are skipped with a warning naming them. ``fast_decode`` fuses a
     ``DecodeImage`` followed by a ``RandCropImage`` into one op that decodes JPEGs at a reduced
-    DCT scale when the crop allows (`jpeg_crop.DecodeRandCropImage`; within a stated tolerance);
+    DCT scale when the crop allows (`decode.dct_scaled.DecodeRandCropImage`; within a stated tolerance);
     ``fast_decode_resize`` does the same for a ``DecodeImage`` followed by a ``ResizeImage``
-    (`jpeg_crop.DecodeResizeImage`).
+    (`decode.dct_scaled.DecodeResizeImage`).
 
     Example:
         >>> tf = build_transforms([{"DecodeImage": None}, {"ResizeImage": {"size": 224}},

@@ -27,7 +27,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from ..config.loader import parse_arithmetic
-from .decode import ImageDecodeError, as_encoded, decode_bytes, to_uint8_image  # noqa: F401 (re-export)
+from .decode.image import ImageDecodeError, as_encoded, decode_bytes, to_uint8_image  # noqa: F401 (re-export)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
