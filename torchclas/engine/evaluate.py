@@ -10,8 +10,7 @@ from torch import nn
 
 from ..config.paths import check_config_paths
 from ..config.schema import Config
-from ..data.device_loader import DeviceLoader
-from ..data.loader import build_dataloader
+from ..data.loader import DeviceLoader, build_dataloader
 from ..losses import build_loss
 from ..models import create_model
 from .metrics import TopkAcc, build_metric
