@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from torchclas.configure import load_config  # noqa: E402
 from torchclas.config.schema import AMPConfig, Config  # noqa: E402
-from torchclas.data.loader import batch_to_device, build_dataloader, device_batches  # noqa: E402
+from torchclas.data.loader import build_dataloader  # noqa: E402
 from torchclas.engine.fast_defaults import resolve_precision  # noqa: E402
 from torchclas.models.layout import is_conv_net  # noqa: E402
 from torchclas.engine.precision import float32_ops, keep_float32  # noqa: E402
@@ -137,8 +137,7 @@ def torch_pipeline_ips(paths: list[str], workers: int, seconds: float, folder: P
     done, began, epoch = 0, None, 0
     while True:
         loader.batch_sampler.set_epoch(epoch)
-        for images, _, _ in device_batches(loader):
-            images = batch_to_device(loader, images, torch.device("cpu"))
+        for images, _, _ in loader:
             if began is None:  # the first batch pays the workers' start-up
                 began = time.perf_counter()
                 continue

@@ -11,8 +11,8 @@ import torch
 from tests.conftest import tiny_config_dict
 from torchclas.config import ConfigError
 from torchclas.configure import config_from_dict
-from torchclas.data.batch_ops import (CutmixOperator, MixupOperator, OpSampler, build_batch_ops,
-                                      check_batch_ops)
+from torchclas.data.batch_ops import CutmixOperator, MixupOperator, OpSampler
+from torchclas.data.pipeline import build_batch_ops, check_batch_ops
 from torchclas.data.loader import build_dataloader
 from torchclas.engine.metrics import TopkAcc
 

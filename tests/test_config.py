@@ -12,7 +12,7 @@ from tests.conftest import tiny_config_dict
 from torchclas.config import Config, ConfigError, ignored_keys, parse_arithmetic, parse_config, save_config
 from torchclas.configure import config_from_dict, load_config, unimplemented_keys
 from torchclas.config.loader import apply_overrides, read_yaml, resolve_arithmetic
-from torchclas.data.transforms import NOT_YET_IMPLEMENTED_OPS
+from torchclas.data.registry import NOT_YET_IMPLEMENTED_OPS
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "configs" / "quickstart" / "fashion_mnist.yaml"

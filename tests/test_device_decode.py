@@ -1,4 +1,4 @@
-"""JPEGs decoded where the batch lands (``loader.decode_on_device``; data/device_decode.py)."""
+"""JPEGs decoded where the batch lands (``loader.decode_on_device``; data/decode/on_device.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from tests.conftest import tiny_config_dict
 from tests.test_cli_e2e import read_metrics
 from torchclas.configure import config_from_dict
 from torchclas.data.datasets import BadImageError
-from torchclas.data.device_decode import EncodedBatch
-from torchclas.data.loader import DeviceBatchLoader, batch_to_device, build_dataloader, device_batches
+from torchclas.data.decode.on_device import EncodedBatch
+from torchclas.data.loader import DeviceLoader, build_dataloader
 from torchclas.testing.tiny import make_image
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
@@ -64,8 +64,8 @@ def _config(data, tmp_path, **loader):
 def _epoch(loader, device=None):
     loader.batch_sampler.set_epoch(1)
     out = []
-    for images, labels, bad in device_batches(loader, device):
-        out.append((batch_to_device(loader, images, device or torch.device("cpu")), labels, sorted(bad)))
+    for images, labels, bad in loader.on(device or torch.device("cpu")):
+        out.append((images, labels.cpu(), sorted(bad)))
     return out
 
 
@@ -73,8 +73,8 @@ def _epoch(loader, device=None):
 def test_equals_the_worker_decode_exactly_on_cpu(jpeg_data, tmp_path, split):
     exact = build_dataloader(getattr(_config(jpeg_data, tmp_path, fast_decode=False).DataLoader, split), seed=3)
     deferred = build_dataloader(getattr(_config(jpeg_data, tmp_path, decode_on_device=True).DataLoader, split), seed=3)
-    assert isinstance(deferred, DeviceBatchLoader) and deferred.device_decode is not None
-    raw = next(iter(deferred.uint8_batches()))[0]
+    assert isinstance(deferred, DeviceLoader) and deferred.finish is not None
+    raw = next(iter(deferred.worker_batches()))[0]
     assert isinstance(raw, EncodedBatch)
     kinds = [type(item).__name__ for item in raw.items]
     assert "EncodedImage" in kinds and "Tensor" in kinds  # PNG and EXIF-rotated files decode in the worker

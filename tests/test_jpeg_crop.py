@@ -1,4 +1,4 @@
-"""DecodeImage + RandCropImage fused into a reduced-DCT-scale JPEG decode (data/jpeg_crop.py)."""
+"""DecodeImage + RandCropImage fused into a reduced-DCT-scale JPEG decode (data/decode/dct_scaled.py)."""
 
 import io
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from torchclas.data.jpeg_crop import DecodeRandCropImage, DecodeResizeImage, exif_orientation
+from torchclas.data.decode.dct_scaled import DecodeRandCropImage, DecodeResizeImage
+from torchclas.data.decode.jpeg import exif_orientation
 from torchclas.data.pipeline import build_transforms
 from torchclas.data.transforms import ImageDecodeError
 

@@ -136,24 +136,51 @@ def test_batches_identical_with_zero_and_one_worker(cfg):
 
 
 def test_late_normalize_gives_exactly_the_per_image_result(cfg):
-    from torchclas.data.loader import DeviceBatchLoader, batch_to_device, device_batches
+    from torchclas.data.loader import DeviceLoader
 
     split = cfg.DataLoader.Train
     late_loader = build_dataloader(split, seed=5)
-    assert isinstance(late_loader, DeviceBatchLoader)
+    assert isinstance(late_loader, DeviceLoader)
     late_loader.batch_sampler.set_epoch(1)
-    raw = [x for x, _, _ in device_batches(late_loader)]
+    raw = [x for x, _, _ in late_loader.worker_batches()]
     assert all(x.dtype == torch.uint8 for x in raw)  # what the workers send
-    on_device = [batch_to_device(late_loader, x, torch.device("cpu")) for x in raw]
-    iterated = [x for x, _, _ in _epoch(late_loader, 1)]  # plain iteration normalises too
+    on_device = [late_loader.late_normalize(x.clone()) for x in raw]
+    iterated = [x for x, _, _ in _epoch(late_loader, 1)]  # iterating normalises
     split.loader.late_normalize = False
     early_loader = build_dataloader(split, seed=5)
     assert early_loader.late_normalize is None
     early = [x for x, _, _ in _epoch(early_loader, 1)]
     for a, b, c in zip(on_device, iterated, early):
         assert a.dtype == b.dtype == c.dtype == torch.float32 and torch.equal(a, c) and torch.equal(b, c)
-    cl = batch_to_device(late_loader, raw[0], torch.device("cpu"), channels_last=True)
-    assert cl.is_contiguous(memory_format=torch.channels_last)
+    late_loader.batch_sampler.set_epoch(1)
+    cl = next(iter(late_loader.on(torch.device("cpu"), channels_last=True)))[0]
+    assert cl.is_contiguous(memory_format=torch.channels_last) and torch.equal(cl, early[0])
+
+
+def test_iterating_draws_nothing_from_the_global_rng(cfg):
+    """iter(DataLoader) draws its workers' base seed from torch's RNG; the DeviceLoader puts it
+    back, so a resumed run's dropout masks match an uninterrupted run's."""
+    loader = build_dataloader(cfg.DataLoader.Train, seed=5)
+    torch.manual_seed(0)
+    batches = iter(loader)
+    after_iter = torch.rand(3)
+    next(batches)
+    torch.manual_seed(0)
+    assert torch.equal(after_iter, torch.rand(3))
+
+
+def test_batch_ops_keep_normalisation_per_image_and_say_why(cfg, caplog):
+    split = cfg.DataLoader.Train
+    split.dataset.batch_transform_ops = [{"MixupOperator": {"alpha": 0.2}}]
+    with caplog.at_level("INFO", logger="torchclas.data.loader"):
+        loader = build_dataloader(split, seed=5, class_num=3)
+    assert loader.late_normalize is None and "batch_transform_ops" in caplog.text
+
+
+def test_batch_paths_name_the_files_of_a_batch(cfg, tiny_data):
+    loader = build_dataloader(cfg.DataLoader.Eval)
+    loader.batch_sampler.set_epoch(0)
+    assert loader.batch_paths(1) == [str(tiny_data / f"val/{i:04d}.png") for i in range(8, 16)]
 
 
 def test_an_op_after_normalize_keeps_normalisation_per_image(cfg):

@@ -176,7 +176,7 @@ def test_package_level_predictor():
 
 
 def test_fast_decode_resize_is_close_on_a_large_jpeg_and_exact_on_small_files(setup, onnx_predictor, tmp_path):
-    from torchclas.data.jpeg_crop import DecodeResizeImage
+    from torchclas.data.decode.dct_scaled import DecodeResizeImage
 
     fast = Predictor(setup[1] / "model.onnx", threads=1, fast_decode_resize=True)
     assert isinstance(next(iter(fast.transforms.values())).transforms[0], DecodeResizeImage)

@@ -11,9 +11,10 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from torchclas.data.pipeline import build_transforms, check_ops, describe_preprocess
+from torchclas.data.registry import BATCH_OPS, NOT_YET_IMPLEMENTED_OPS, TRANSFORMS
 from torchclas.data.transforms import (
-    NOT_YET_IMPLEMENTED_OPS, TRANSFORMS, CropImage, DecodeImage, ImageDecodeError, NormalizeImage,
-    RandCropImage, RandFlipImage, ResizeImage, ToCHWImage, parse_scale, register_transform,
+    CropImage, DecodeImage, ImageDecodeError, NormalizeImage, RandCropImage, RandFlipImage, ResizeImage, ToCHWImage,
+    parse_scale,
 )
 
 # torchvision 0.29 deprecates torchvision.io image codecs in favour of TorchCodec; still supported.
@@ -354,8 +355,26 @@ def test_check_ops_needs_a_list():
         check_ops({"DecodeImage": None}, "ops")
 
 
-def test_register_transform_adds_a_user_op():
-    @register_transform("TestInvertImage")
+def test_op_tables_are_explicit_and_complete_on_their_own():
+    """The registries list every op class by name; importing the registry alone fills them (no
+    op module has to be imported for its side effect)."""
+    import subprocess
+    import sys
+
+    from torchclas.data import augment, batch_ops, masking, transforms
+
+    for name, cls in TRANSFORMS.items():
+        assert cls.__name__ == name and cls.__module__ in {m.__name__ for m in (transforms, augment, masking)}
+    for name, cls in BATCH_OPS.items():
+        assert cls.__name__ == name and cls.__module__ == batch_ops.__name__
+    assert not set(TRANSFORMS) & set(BATCH_OPS) and NOT_YET_IMPLEMENTED_OPS == TRANSFORMS.not_yet | BATCH_OPS.not_yet
+    code = ("from torchclas.data.registry import BATCH_OPS, TRANSFORMS; "
+            "print(len(TRANSFORMS), len(BATCH_OPS))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [str(len(TRANSFORMS)), str(len(BATCH_OPS))]
+
+
+def test_a_user_op_is_added_to_the_registry_by_name():
     class TestInvertImage(v2.Transform):
         def __init__(self, level=255):
             super().__init__()
@@ -364,6 +383,7 @@ def test_register_transform_adds_a_user_op():
         def transform(self, inpt, params):
             return self.level - inpt
 
+    TRANSFORMS["TestInvertImage"] = TestInvertImage
     try:
         assert check_ops([{"TestInvertImage": {"level": 255}}], "ops") == []
         out = build_transforms([{"TestInvertImage": None}])(image(2, 2))

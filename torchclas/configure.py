@@ -15,9 +15,8 @@ from typing import Any, Iterable
 from .config import (Config, ConfigError, closest, ignored_keys, parse_config, read_config,
                      unimplemented_fields)
 from .config.entries import parse_entries
-from .data.batch_ops import check_batch_ops
-from .data.pipeline import check_ops
-from .data.transforms import NOT_YET_IMPLEMENTED_OPS
+from .data.pipeline import check_batch_ops, check_ops
+from .data.registry import NOT_YET_IMPLEMENTED_OPS
 from .engine.metrics import METRICS
 from .losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
 from .models import MODEL_TABLE

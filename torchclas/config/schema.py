@@ -199,13 +199,14 @@ class LoaderConfig(Section):
     """``DataLoader.<split>.loader``: worker processes and their prefetching.
 
     ``late_normalize``: when ``transform_ops`` end with ``NormalizeImage`` (and there are no
-    batch ops), workers send uint8 images and the batch is normalised where it lands.
+    batch ops: they mix normalised images in the workers, so with them the workers normalise,
+    and the log says so), workers send uint8 images and the batch is normalised where it lands.
     ``fast_decode``: a ``DecodeImage`` directly followed by ``RandCropImage`` decodes JPEGs at
-    1/2, 1/4 or 1/8 scale when the crop stays at least the output size (``data.jpeg_crop``).
+    1/2, 1/4 or 1/8 scale when the crop stays at least the output size (``data.decode.dct_scaled``).
     ``fast_decode_resize``: the same for a ``DecodeImage`` followed by ``ResizeImage``, at the
     scale that leaves at least twice the resized size; off by default, so eval stays exact.
     ``decode_on_device``: workers send JPEG bytes, and the batch is decoded and cropped on the
-    training device (nvJPEG on a GPU; ``data.device_decode``).
+    training device (nvJPEG on a GPU; ``data.decode.on_device``).
     """
 
     num_workers: int = Field(0, ge=0)

@@ -27,7 +27,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from ..config.loader import parse_arithmetic
-from .transforms import IMAGENET_MEAN, _floats, _is_number, register_transform
+from .transforms import IMAGENET_MEAN, _floats, _is_number
 
 __all__ = ["AutoAugment", "RandAugment", "AugMix", "TimmAutoAugment", "ColorJitter"]
 
@@ -72,7 +72,6 @@ class _ColorOrGray(v2.Transform):
         return (self.gray if inpt.shape[-3] == 1 else self.color)(inpt)
 
 
-@register_transform("AutoAugment")
 class AutoAugment(_ColorOrGray):
     """AutoAugment with the ImageNet policy (``torchvision.transforms.v2.AutoAugment``).
 
@@ -96,7 +95,6 @@ class AutoAugment(_ColorOrGray):
         self.gray = v2.AutoAugment(v2.AutoAugmentPolicy.IMAGENET, fill=gray)
 
 
-@register_transform("RandAugment")
 class RandAugment(_ColorOrGray):
     """RandAugment: ``num_layers`` random ops at ``magnitude`` (``torchvision.transforms.v2.RandAugment``).
 
@@ -129,7 +127,6 @@ class RandAugment(_ColorOrGray):
         self.gray = v2.RandAugment(num_layers, magnitude, num_magnitude_bins=11, fill=gray)
 
 
-@register_transform("AugMix")
 class AugMix(v2.Transform):
     """AugMix (Hendrycks et al. 2020) with probability ``prob`` (``torchvision.transforms.v2.AugMix``).
 
@@ -192,7 +189,6 @@ def _timm_policy(config_str: str, hparams: dict[str, Any]) -> Any:
     return auto_augment_transform(config_str, hparams)
 
 
-@register_transform("TimmAutoAugment")
 class TimmAutoAugment(_ColorOrGray):
     """timm's RandAugment / AugMix / AutoAugment from a config string, as PaddleClas's ``TimmAutoAugment``.
 
@@ -256,7 +252,6 @@ class TimmAutoAugment(_ColorOrGray):
         return tv_tensors.Image(out) if isinstance(inpt, tv_tensors.Image) else out
 
 
-@register_transform("ColorJitter")
 class ColorJitter(v2.ColorJitter):
     """Random brightness / contrast / saturation / hue, applied with probability ``prob``.
 

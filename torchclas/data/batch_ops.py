@@ -10,7 +10,8 @@ summing to 1), so a loader with batch ops always yields soft targets::
           CutmixOperator: {alpha: 1.0, prob: 0.5}
 
 Random draws come from torch's default generator, which the collate function seeds from the
-batch's sample seeds, so batches do not depend on the number of workers.
+batch's sample seeds, so batches do not depend on the number of workers. Their names are the table
+`registry.BATCH_OPS`; `pipeline.check_batch_ops` and `pipeline.build_batch_ops` read the lists.
 """
 
 from __future__ import annotations
@@ -18,17 +19,15 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
 
 import torch
 
 from ..config.errors import closest
+from ..config.registry import Registry
 from .augment import number
-from .pipeline import _iter_ops, _make_op
-from .transforms import BATCH_OP_NAMES, TRANSFORMS, register_transform
+from .op_lists import make_op
 
-__all__ = ["BatchOperator", "MixupOperator", "CutmixOperator", "OpSampler", "BatchOps",
-           "build_batch_ops", "check_batch_ops"]
+__all__ = ["BatchOperator", "MixupOperator", "CutmixOperator", "OpSampler", "BatchOps", "SAMPLED_OPS"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +81,6 @@ def _blend(a: torch.Tensor, b: torch.Tensor, lam: float) -> torch.Tensor:
     return mixed.round().clamp(torch.iinfo(a.dtype).min, torch.iinfo(a.dtype).max).to(a.dtype)
 
 
-@register_transform("MixupOperator")
 class MixupOperator(BatchOperator):
     """Mixup (Zhang et al. 2018): each image blends with a random partner of the same batch.
 
@@ -114,7 +112,6 @@ class MixupOperator(BatchOperator):
         return _blend(images, images[perm], lam), lam * targets + (1 - lam) * targets[perm]
 
 
-@register_transform("CutmixOperator")
 class CutmixOperator(MixupOperator):
     """CutMix (Yun et al. 2019): paste a box of a random partner image into each image.
 
@@ -154,7 +151,6 @@ class CutmixOperator(MixupOperator):
         return mixed, lam * targets + (1 - lam) * targets[perm]
 
 
-@register_transform("OpSampler")
 class OpSampler(BatchOperator):
     """Pick one batch op per batch with the given probabilities; the remaining probability is no op.
 
@@ -182,12 +178,12 @@ class OpSampler(BatchOperator):
     def __init__(self, class_num=None, **op_dict):
         super().__init__(class_num)
         self.ops: list[tuple[BatchOperator, float]] = []
-        choices = sorted(n for n in BATCH_OP_NAMES if n != "OpSampler")
+        choices = sorted(set(SAMPLED_OPS) | SAMPLED_OPS.not_yet)
         for name, params in op_dict.items():
             if name not in choices:
                 raise ValueError(f"OpSampler: '{name}' is not a batch op{closest(name, choices)}; "
                                  f"choose from {', '.join(choices)}")
-            if name not in TRANSFORMS:
+            if name not in SAMPLED_OPS:
                 raise ValueError(f"OpSampler: '{name}' is a PaddleClas batch op not implemented in torchclas yet")
             if params is not None and not isinstance(params, dict):
                 raise ValueError(f"OpSampler.{name}: parameters must be a mapping, got {params!r}")
@@ -195,7 +191,7 @@ class OpSampler(BatchOperator):
             if "prob" not in params:
                 logger.warning("OpSampler.%s has no 'prob'; it is set to 0 and never runs", name)
             prob = number(params.pop("prob", 0), "OpSampler", f"{name}.prob", 0, 1)
-            self.ops.append((_make_op(f"OpSampler.{name}", name, params, class_num=class_num), prob))
+            self.ops.append((make_op(SAMPLED_OPS, f"OpSampler.{name}", name, params, class_num=class_num), prob))
         total = sum(p for _, p in self.ops)
         if total > 1 + 1e-9:
             raise ValueError(f"OpSampler: the probs of its ops sum to {total:g}, more than 1")
@@ -221,45 +217,8 @@ class BatchOps:
         return images, labels
 
 
-def check_batch_ops(ops: Any, where: str, class_num: int | None) -> list[str]:
-    """Validate a ``batch_transform_ops`` list by constructing its ops; returns not-yet-implemented names.
-
-    Raises:
-        ValueError naming ``where``, the index, the op and the closest valid op or parameter.
-
-    Example:
-        >>> check_batch_ops([{"MixupOperator": {"alpa": 0.2}}], "batch_transform_ops", 10)
-        Traceback (most recent call last):
-        ValueError: batch_transform_ops[0]: MixupOperator has no parameter 'alpa' (did you mean 'alpha'?); accepted: class_num, alpha
-    """
-    skipped: list[str] = []
-    for here, name, params in _iter_ops(ops, where, batch=True):
-        if name in TRANSFORMS:
-            _make_op(here, name, params, class_num=class_num)
-        elif name not in skipped:
-            skipped.append(name)
-    return skipped
-
-
-def build_batch_ops(ops: Any, class_num: int | None, where: str = "batch_transform_ops") -> BatchOps | None:
-    """The batch ops of a ``batch_transform_ops`` list, or None when it has none to run.
-
-    Ops not implemented yet are skipped with a warning naming them.
-
-    Raises:
-        ValueError when the list has ops but ``class_num`` is None, naming what to pass.
-
-    Example:
-        >>> build_batch_ops([{"CutmixOperator": {"alpha": 1.0}}], class_num=10)  # doctest: +ELLIPSIS
-        <torchclas.data.batch_ops.BatchOps object at ...>
-    """
-    entries = list(_iter_ops(ops, where, batch=True))
-    if entries and class_num is None:
-        raise ValueError(f"{where}: batch ops turn labels into [N, class_num] targets and need the number "
-                         "of classes: call build_dataloader(..., class_num=cfg.class_num)")
-    built = [_make_op(here, name, params, class_num=class_num) for here, name, params in entries
-             if name in TRANSFORMS]
-    skipped = [name for _, name, _ in entries if name not in TRANSFORMS]
-    if skipped:
-        logger.warning("%s: skipping batch ops not implemented yet: %s", where, ", ".join(skipped))
-    return BatchOps(built, class_num) if built else None
+# The batch ops OpSampler picks from (every batch op but itself; registry.BATCH_OPS lists them all).
+SAMPLED_OPS: Registry[type] = Registry("batch op", {
+    "MixupOperator": MixupOperator,
+    "CutmixOperator": CutmixOperator,
+}, not_yet={"FmixOperator", "MixupCutmixHybrid"})

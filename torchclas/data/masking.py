@@ -22,7 +22,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from .augment import number
-from .transforms import _floats, _is_number, register_transform
+from .transforms import _floats, _is_number
 
 __all__ = ["RandomErasing", "Cutout", "GridMask", "HideAndSeek", "grid_mask"]
 
@@ -67,7 +67,6 @@ def _paint(inpt: torch.Tensor, mask: torch.Tensor, fill: torch.Tensor | float) -
     return torch.where(mask, fill, inpt.as_subclass(torch.Tensor)).as_subclass(type(inpt))
 
 
-@register_transform("RandomErasing")
 class RandomErasing(v2.Transform):
     """Erase one random rectangle with probability ``EPSILON`` (Zhong et al. 2017), as PaddleClas does.
 
@@ -149,7 +148,6 @@ class RandomErasing(v2.Transform):
         return out
 
 
-@register_transform("Cutout")
 class Cutout(v2.Transform):
     """Zero ``n_holes`` squares of side ``length`` at random centres, clipped at the borders (DeVries 2017).
 
@@ -221,7 +219,6 @@ def grid_mask(height: int, width: int, d: int, hidden: int, start: tuple[int, in
     return ~mask if mode == 1 else mask
 
 
-@register_transform("GridMask")
 class GridMask(v2.Transform):
     """Hide a regular grid of bands (Chen et al. 2020), PaddleClas parameters.
 
@@ -277,7 +274,6 @@ class GridMask(v2.Transform):
         return inpt if params["mask"] is None else _paint(inpt, params["mask"], 0.0)
 
 
-@register_transform("HideAndSeek")
 class HideAndSeek(v2.Transform):
     """Split the image into square patches and hide each with probability ``hide_prob`` (Singh & Lee 2017).
 

@@ -1,84 +1,37 @@
-"""PaddleClas op lists → one transform: validate (``check_ops``), build (``build_transforms``),
-and summarise for export metadata (``describe_preprocess``)."""
+"""PaddleClas op lists → ops: validate (``check_ops``, ``check_batch_ops``), build
+(``build_transforms``, ``build_batch_ops``), split the late ``NormalizeImage`` off
+(``split_late_normalize``) and summarise for export metadata (``describe_preprocess``).
+
+The names each list may use are the tables of `registry` (``TRANSFORMS``, ``BATCH_OPS``).
+"""
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from torchvision.transforms import v2
 
-from ..config.entries import signature_params
-from . import augment, masking
-from .jpeg_crop import fuse_decode_crop
-from .transforms import (BATCH_OP_NAMES, NOT_YET_IMPLEMENTED_OPS, TRANSFORMS, CropImage, DecodeImage,
-                         NormalizeImage, RandCropImage, ResizeImage)
+from .batch_ops import BatchOps
+from .decode.dct_scaled import fuse_decode_crop
+from .op_lists import iter_ops, make_op
+from .registry import BATCH_OPS, TRANSFORMS
+from .transforms import CropImage, DecodeImage, NormalizeImage, RandCropImage, ResizeImage
 
-# Modules whose ops register themselves in TRANSFORMS on import (batch_ops.py imports this module,
-# so the DataLoader and the config check import it themselves).
-OP_MODULES = (augment, masking)
-
-__all__ = ["check_ops", "build_ops", "build_transforms", "split_late_normalize", "describe_preprocess"]
+__all__ = ["check_ops", "build_ops", "build_transforms", "split_late_normalize", "describe_preprocess",
+           "check_batch_ops", "build_batch_ops"]
 
 logger = logging.getLogger(__name__)
 
 
-def _iter_ops(ops: Any, where: str, batch: bool = False) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """Yield (location, op name, params) for each op of a YAML op list, checking its shape.
-
-    ``batch`` selects which kind the list holds: per-image ops or batch ops (``BATCH_OP_NAMES``).
-    """
-    if ops is None:
-        return
-    if not isinstance(ops, (list, tuple)):
-        raise ValueError(f"{where}: expected a list of ops, got {type(ops).__name__} {ops!r}")
-    known = sorted(n for n in set(TRANSFORMS) | NOT_YET_IMPLEMENTED_OPS if (n in BATCH_OP_NAMES) == batch)
-    for index, entry in enumerate(ops):
-        here = f"{where}[{index}]"
-        if isinstance(entry, str):
-            name, params = entry, None
-        elif isinstance(entry, dict) and len(entry) == 1:
-            (name, params), = entry.items()
-        else:
-            raise ValueError(f"{here}: each op must be a single-key mapping such as "
-                             f"{{'ResizeImage': {{'resize_short': 256}}}}, got {entry!r}")
-        if name not in TRANSFORMS and name not in NOT_YET_IMPLEMENTED_OPS:
-            close = difflib.get_close_matches(str(name), known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"{here}: unknown op '{name}'{hint}; known ops: {', '.join(known)}")
-        if (name in BATCH_OP_NAMES) != batch:
-            right = "dataset.batch_transform_ops" if name in BATCH_OP_NAMES else "dataset.transform_ops"
-            kind = "a batch op" if name in BATCH_OP_NAMES else "a per-image op"
-            raise ValueError(f"{here}: '{name}' is {kind}; list it under {right}")
-        if params is not None and not isinstance(params, dict):
-            raise ValueError(f"{here}: parameters of '{name}' must be a mapping, got {params!r}")
-        yield here, name, dict(params or {})
+def _image_ops(ops: Any, where: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(location, op name, params)`` of each op of a per-image op list (``iter_ops``)."""
+    return iter_ops(ops, where, TRANSFORMS, BATCH_OPS, "dataset.batch_transform_ops")
 
 
-def _make_op(here: str, name: str, params: dict[str, Any], **fixed: Any) -> Callable:
-    """Construct op `name`, turning bad parameter names or values into a ValueError at `here`.
-
-    ``fixed`` are arguments that do not come from the config (a batch op's ``class_num``);
-    the config's own value wins when it sets one.
-    """
-    cls = TRANSFORMS[name]
-    accepted, required, takes_any = signature_params(cls)
-    for key in params:
-        if key not in accepted and not takes_any:
-            close = difflib.get_close_matches(str(key), accepted, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"{here}: {name} has no parameter '{key}'{hint}; "
-                             f"accepted: {', '.join(accepted) or 'none'}")
-    missing = [key for key in required if key not in params and key not in fixed]
-    if missing:
-        raise ValueError(f"{here}: {name} needs parameter '{missing[0]}'; accepted: {', '.join(accepted)}")
-    try:
-        return cls(**{**fixed, **params})
-    except (TypeError, ValueError) as err:
-        message = str(err) if str(err).startswith(name) else f"{name}: {err}"
-        raise ValueError(f"{here}: {message}") from err
+def _make_op(here: str, name: str, params: dict[str, Any]) -> Callable:
+    return make_op(TRANSFORMS, here, name, params)
 
 
 def check_ops(ops: Any, where: str) -> list[str]:
@@ -100,7 +53,7 @@ def check_ops(ops: Any, where: str) -> list[str]:
         ValueError: transform_ops[0]: unknown op 'RandFlipImg' (did you mean 'RandFlipImage'?); known ops: ...
     """
     skipped: list[str] = []
-    for here, name, params in _iter_ops(ops, where):
+    for here, name, params in _image_ops(ops, where):
         if name in TRANSFORMS:
             _make_op(here, name, params)
         elif name not in skipped:
@@ -112,11 +65,11 @@ def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool =
                      fast_decode_resize: bool = False) -> Callable:
     """Build one callable from a YAML op list; None or [] gives the identity.
 
-    Ops in NOT_YET_IMPLEMENTED_OPS are skipped with a warning naming them. ``fast_decode`` fuses a
+    Ops in ``TRANSFORMS.not_yet`` are skipped with a warning naming them. ``fast_decode`` fuses a
     ``DecodeImage`` followed by a ``RandCropImage`` into one op that decodes JPEGs at a reduced
-    DCT scale when the crop allows (`jpeg_crop.DecodeRandCropImage`; within a stated tolerance);
+    DCT scale when the crop allows (`decode.dct_scaled.DecodeRandCropImage`; within a stated tolerance);
     ``fast_decode_resize`` does the same for a ``DecodeImage`` followed by a ``ResizeImage``
-    (`jpeg_crop.DecodeResizeImage`).
+    (`decode.dct_scaled.DecodeResizeImage`).
 
     Example:
         >>> tf = build_transforms([{"DecodeImage": None}, {"ResizeImage": {"size": 224}},
@@ -131,10 +84,10 @@ def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool =
 
 
 def build_ops(ops: Any, where: str = "transform_ops") -> list[Callable]:
-    """The ops of a YAML op list, constructed, in order; those in NOT_YET_IMPLEMENTED_OPS are
+    """The ops of a YAML op list, constructed, in order; those in ``TRANSFORMS.not_yet`` are
     left out with a warning naming them."""
     built, skipped = [], []
-    for here, name, params in _iter_ops(ops, where):
+    for here, name, params in _image_ops(ops, where):
         if name in TRANSFORMS:
             built.append(_make_op(here, name, params))
         else:
@@ -158,7 +111,7 @@ def split_late_normalize(ops: Any, where: str = "transform_ops") -> tuple[Any, C
         >>> head, type(normalize).__name__
         ([{'DecodeImage': None}], 'NormalizeImage')
     """
-    parsed = list(_iter_ops(ops, where))
+    parsed = list(_image_ops(ops, where))
     tail = len(parsed)
     while tail and parsed[tail - 1][1] == "ToCHWImage":
         tail -= 1
@@ -182,7 +135,7 @@ def describe_preprocess(ops: Any) -> dict[str, Any]:
     """
     info: dict[str, Any] = {"input_size": None, "resize_short": None, "resize": None, "crop": None,
                             "mean": None, "std": None, "scale": None, "channels": 3}
-    for here, name, params in _iter_ops(ops, "preprocess"):
+    for here, name, params in _image_ops(ops, "preprocess"):
         if name not in TRANSFORMS:
             continue
         op = _make_op(here, name, params)
@@ -200,3 +153,52 @@ def describe_preprocess(ops: Any) -> dict[str, Any]:
     final = info["crop"] or info["resize"]
     info["input_size"] = [info["channels"], *final] if final else None
     return info
+
+
+def _batch_ops(ops: Any, where: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(location, op name, params)`` of each op of a ``batch_transform_ops`` list."""
+    return iter_ops(ops, where, BATCH_OPS, TRANSFORMS, "dataset.transform_ops")
+
+
+def check_batch_ops(ops: Any, where: str, class_num: int | None) -> list[str]:
+    """Validate a ``batch_transform_ops`` list by constructing its ops; returns not-yet-implemented names.
+
+    Raises:
+        ValueError naming ``where``, the index, the op and the closest valid op or parameter.
+
+    Example:
+        >>> check_batch_ops([{"MixupOperator": {"alpa": 0.2}}], "batch_transform_ops", 10)
+        Traceback (most recent call last):
+        ValueError: batch_transform_ops[0]: MixupOperator has no parameter 'alpa' (did you mean 'alpha'?); accepted: class_num, alpha
+    """
+    skipped: list[str] = []
+    for here, name, params in _batch_ops(ops, where):
+        if name in BATCH_OPS:
+            make_op(BATCH_OPS, here, name, params, class_num=class_num)
+        elif name not in skipped:
+            skipped.append(name)
+    return skipped
+
+
+def build_batch_ops(ops: Any, class_num: int | None, where: str = "batch_transform_ops") -> BatchOps | None:
+    """The batch ops of a ``batch_transform_ops`` list, or None when it has none to run.
+
+    Ops not implemented yet are skipped with a warning naming them.
+
+    Raises:
+        ValueError when the list has ops but ``class_num`` is None, naming what to pass.
+
+    Example:
+        >>> build_batch_ops([{"CutmixOperator": {"alpha": 1.0}}], class_num=10)  # doctest: +ELLIPSIS
+        <torchclas.data.batch_ops.BatchOps object at ...>
+    """
+    entries = list(_batch_ops(ops, where))
+    if entries and class_num is None:
+        raise ValueError(f"{where}: batch ops turn labels into [N, class_num] targets and need the number "
+                         "of classes: call build_dataloader(..., class_num=cfg.class_num)")
+    built = [make_op(BATCH_OPS, here, name, params, class_num=class_num) for here, name, params in entries
+             if name in BATCH_OPS]
+    skipped = [name for _, name, _ in entries if name not in BATCH_OPS]
+    if skipped:
+        logger.warning("%s: skipping batch ops not implemented yet: %s", where, ", ".join(skipped))
+    return BatchOps(built, class_num) if built else None

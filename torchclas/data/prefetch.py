@@ -1,7 +1,8 @@
-"""Batches finished ahead of the training loop, in a thread of this process.
+"""Batches finished ahead of the training loop, in a thread of this process (the on-device
+decoder's step in `device_loader.DeviceLoader`).
 
 ``decode_on_device`` leaves the decoding of each batch to the training process (nvJPEG and the
-ops on the GPU, `device_decode.DeviceDecode.finish`). Done in the loop, that work sits between
+ops on the GPU, `decode.on_device.DeviceDecode.finish`). Done in the loop, that work sits between
 two training steps and the GPU waits for it (measured on an H200, ResNet50_vd at batch 256:
 1,546 img/s against 3,755 on one batch kept on the GPU, 54% of the epoch spent waiting).
 `finished_ahead` runs it in a thread, ``depth`` batches ahead, on a CUDA stream of its own, so

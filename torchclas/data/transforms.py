@@ -10,14 +10,14 @@ A PaddleClas config lists its ops as single-key mappings::
                          std: [0.229, 0.224, 0.225], order: ''}
       - ToCHWImage:
 
-`build_transforms` turns such a list into one callable. Images are uint8 CHW
+`pipeline.build_transforms` turns such a list into one callable; the names a list may use are
+the table `registry.TRANSFORMS`. Images are uint8 CHW
 `tv_tensors.Image` from `DecodeImage` until `NormalizeImage` makes them float32, so
 resizing and cropping run on bytes, not floats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -27,38 +27,10 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from ..config.loader import parse_arithmetic
-from .decode import ImageDecodeError, as_encoded, decode_bytes, to_uint8_image  # noqa: F401 (re-export)
+from .decode.image import ImageDecodeError, as_encoded, decode_bytes, to_uint8_image  # noqa: F401 (re-export)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-TRANSFORMS: dict[str, type] = {}
-
-# Op names PaddleClas knows (ppcls/data/preprocess/__init__.py) that we do not build yet.
-NOT_YET_IMPLEMENTED_OPS: frozenset[str] = frozenset({
-    "Pad", "Padv2", "CropWithPadding", "RandomCropImage", "RandCropImageV2",
-    "RandomRotation", "RandomInterpolationAugment", "RandomHorizontalFlip",
-    "ToTensor", "Normalize",
-    "FmixOperator", "MixupCutmixHybrid",
-})
-# PaddleClas batch ops (batch_ops/batch_operators.py): valid only in `batch_transform_ops`.
-BATCH_OP_NAMES: frozenset[str] = frozenset({
-    "MixupOperator", "CutmixOperator", "OpSampler", "FmixOperator", "MixupCutmixHybrid",
-})
-
-
-def register_transform(name: str) -> Callable[[type], type]:
-    """Class decorator that adds an op to `TRANSFORMS` under its PaddleClas name.
-
-    Example:
-        >>> @register_transform("MyOp")
-        ... class MyOp(v2.Transform): ...
-    """
-    def add(cls: type) -> type:
-        TRANSFORMS[name] = cls
-        return cls
-    return add
-
 
 # ---------------------------------------------------------------- parameter parsing
 
@@ -147,7 +119,6 @@ def _floats(value: Any, default: tuple[float, ...], op: str, key: str) -> tuple[
     return tuple(float(v) for v in value)
 
 
-@register_transform("DecodeImage")
 class DecodeImage(v2.Transform):
     """Decode image bytes into a uint8 CHW RGB (or gray) `tv_tensors.Image`.
 
@@ -184,7 +155,6 @@ class DecodeImage(v2.Transform):
 
 # ---------------------------------------------------------------- geometry
 
-@register_transform("ResizeImage")
 class ResizeImage(v2.Transform):
     """Resize to a fixed size or so that the short side is `resize_short` (antialiased).
 
@@ -227,7 +197,6 @@ class ResizeImage(v2.Transform):
                                  antialias=True)
 
 
-@register_transform("RandCropImage")
 class RandCropImage(v2.RandomResizedCrop):
     """Random area/aspect crop resized to `size` (torchvision RandomResizedCrop).
 
@@ -247,7 +216,6 @@ class RandCropImage(v2.RandomResizedCrop):
         )
 
 
-@register_transform("RandFlipImage")
 class RandFlipImage(v2.Transform):
     """Flip with probability 0.5: flip_code 1 horizontal, 0 vertical, -1 both (cv2 codes)."""
 
@@ -270,7 +238,6 @@ class RandFlipImage(v2.Transform):
         return inpt
 
 
-@register_transform("CropImage")
 class CropImage(v2.CenterCrop):
     """Center crop. Args: size: int or [w, h] (width first, as in PaddleClas)."""
 
@@ -280,7 +247,6 @@ class CropImage(v2.CenterCrop):
 
 # ---------------------------------------------------------------- value ops
 
-@register_transform("NormalizeImage")
 class NormalizeImage(v2.Transform):
     """uint8 image -> float32 ``(x * scale - mean) / std`` per channel.
 
@@ -331,6 +297,5 @@ class NormalizeImage(v2.Transform):
         return tv_tensors.Image(out) if isinstance(inpt, tv_tensors.Image) else out
 
 
-@register_transform("ToCHWImage")
 class ToCHWImage(v2.Identity):
     """Identity: our tensors are CHW already. Kept so PaddleClas configs run unchanged."""

@@ -7,11 +7,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from ..config.paths import check_config_paths
 from ..config.schema import Config
-from ..data.loader import batch_to_device, build_dataloader, device_batches
+from ..data.loader import DeviceLoader, build_dataloader
 from ..losses import build_loss
 from ..models import create_model
 from .metrics import TopkAcc, build_metric
@@ -24,7 +23,7 @@ log = logging.getLogger("torchclas")
 
 
 @torch.no_grad()
-def run_eval(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: torch.device,
+def run_eval(model: nn.Module, loader: DeviceLoader, loss_fn: nn.Module, device: torch.device,
              metric: TopkAcc | None = None, channels_last: bool = False,
              amp_dtype: torch.dtype | None = None) -> dict[str, Any]:
     """Mean loss and top-k accuracy of ``model`` over ``loader``; also counts skipped images.
@@ -36,11 +35,10 @@ def run_eval(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: t
     was_training = model.training
     model.eval()
     total_loss, bad = 0.0, []
-    for images, labels, bad_batch in device_batches(loader, device):
+    for images, labels, bad_batch in loader.on(device, channels_last):
         bad.extend(bad_batch)
         if labels.numel() == 0:
             continue
-        images = batch_to_device(loader, images, device, channels_last)
         labels = labels.to(device, non_blocking=True)
         with autocast(amp_dtype, device):
             logits = model(images)

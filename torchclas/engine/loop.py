@@ -13,9 +13,8 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
-from ..data.loader import batch_paths, batch_to_device, device_batches
+from ..data.device_loader import DeviceLoader
 from .distributed import DistInfo, all_reduce_sums
 from .metrics import TopkAcc
 from .precision import LowPrecisionCopy, autocast
@@ -106,7 +105,7 @@ class NonFiniteLoss(RuntimeError):
     """``Global.nan_patience`` optimizer steps in a row had a NaN/Inf loss."""
 
 
-def train_one_epoch(state: TrainState, loader: DataLoader, metric: TopkAcc, description: str,
+def train_one_epoch(state: TrainState, loader: DeviceLoader, metric: TopkAcc, description: str,
                     print_every: int = 10, progress: EpochProgress | None = None,
                     after_step: Callable[[EpochProgress], None] | None = None) -> dict[str, Any]:
     """One pass over ``loader``, an optimizer step every ``accum_steps`` batches.
@@ -130,7 +129,8 @@ def train_one_epoch(state: TrainState, loader: DataLoader, metric: TopkAcc, desc
     with epoch_progress(enabled=state.dist.is_main) as bar:
         task = bar.add_task(description, total=len(loader), completed=progress.batches, loss=0.0,
                             lr=state.lr(), ips=0.0)
-        for index, (images, labels, bad_batch) in enumerate(_iterate(loader, state.device), start=progress.batches):
+        batches = loader.on(state.device, state.channels_last)  # finished there; iterating draws no RNG
+        for index, (images, labels, bad_batch) in enumerate(batches, start=progress.batches):
             wait += time.perf_counter() - tick
             _report_bad(bad_batch, progress)
             group = _group_size(index, len(loader), state.accum_steps)
@@ -139,7 +139,6 @@ def train_one_epoch(state: TrainState, loader: DataLoader, metric: TopkAcc, desc
                 log.warning("%s batch %d: only %d readable image(s), skipped (BatchNorm needs %d in training)",
                             description, index + 1, labels.shape[0], state.min_batch)
             elif labels.shape[0] > 0:
-                images = batch_to_device(loader, images, state.device, state.channels_last)
                 loss = _forward_backward(state, images, labels, metric, group, last_of_group)
                 if math.isfinite(loss):
                     progress.loss_sum += loss * labels.shape[0]
@@ -163,15 +162,6 @@ def train_one_epoch(state: TrainState, loader: DataLoader, metric: TopkAcc, desc
                           mean, state.lr(), ips)
             tick = time.perf_counter()
     return _epoch_stats(state, metric, progress, wait, time.perf_counter() - start)
-
-
-def _iterate(loader: DataLoader, device: torch.device):
-    """``iter(loader)`` without the draw it takes from torch's RNG (its workers' base seed), so a
-    run resumed mid-epoch draws dropout masks exactly as an uninterrupted one."""
-    saved = torch.random.default_generator.get_state()
-    batches = device_batches(loader, device)
-    torch.random.default_generator.set_state(saved)
-    return batches
 
 
 def _finish_group(state: TrainState, progress: EpochProgress, finite: bool, index: int) -> None:
@@ -262,8 +252,8 @@ def _report_bad(bad_batch: list[tuple[str, str]], progress: EpochProgress) -> No
         progress.bad_images.append([path, reason])
 
 
-def _report_nonfinite(state: TrainState, loader: DataLoader, index: int, loss: float, description: str) -> None:
-    paths = batch_paths(loader, index)
+def _report_nonfinite(state: TrainState, loader: DeviceLoader, index: int, loss: float, description: str) -> None:
+    paths = loader.batch_paths(index)
     shown = ", ".join(paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
     log.warning("%s batch %d: loss is %s; skipping this optimizer step (%d/%d in a row before rollback). "
                 "Images: %s", description, index + 1, loss, state.nan_streak + 1, state.nan_patience, shown)

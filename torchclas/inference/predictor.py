@@ -45,7 +45,7 @@ class PredictorOptions:
             2-core machine batch-1 latency 2.9 -> 2.1 ms for PPLCNet_x1_0); False lets them sleep,
             which is faster when other processes share the cores.
         fast_decode_resize: JPEGs much larger than the model's resize are decoded at a reduced
-            DCT scale (``data.jpeg_crop.DecodeResizeImage``: ~2x faster on 12 MP photos, 0.3 grey
+            DCT scale (``data.decode.dct_scaled.DecodeResizeImage``: ~2x faster on 12 MP photos, 0.3 grey
             levels off); off by default, so predictions equal ``eval``'s exactly.
 
     Example:

@@ -1,4 +1,4 @@
-"""JPEG decoding on the training device: loader workers send file bytes, the batch is decoded
+"""The on-device decoder: JPEGs decoded on the training device: loader workers send file bytes, the batch is decoded
 where it lands (nvJPEG on a GPU, through ``torchvision.io.decode_jpeg(device=...)``).
 
 With ``DataLoader.<split>.loader.decode_on_device: true`` a worker no longer decodes a JPEG. It
@@ -28,10 +28,10 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from .datasets import BadImageError, BadSample
-from .decode import ImageDecodeError, decode_bytes
-from .jpeg_crop import jpeg_header
-from .transforms import CropImage, DecodeImage, RandCropImage, RandFlipImage, ResizeImage
+from ..datasets import BadImageError, BadSample
+from ..transforms import CropImage, DecodeImage, RandCropImage, RandFlipImage, ResizeImage
+from .image import ImageDecodeError, decode_bytes
+from .jpeg import jpeg_header
 
 __all__ = ["EncodedImage", "EncodedBatch", "DeviceDecode", "PathTaggedDataset", "collate_encoded"]
 

@@ -1,5 +1,5 @@
-"""``DecodeImage`` + ``RandCropImage`` (or ``ResizeImage``) in one step for JPEGs: decode only as
-much as the next op needs.
+"""The DCT-scaled decoder: ``DecodeImage`` + ``RandCropImage`` (or ``ResizeImage``) in one step
+for JPEGs, decoding only as much as the next op needs.
 
 A training crop is usually much smaller than the photo it comes from, and then resized down to
 224. libjpeg-turbo can decode a JPEG directly at 1/2, 1/4 or 1/8 of its size by dropping DCT
@@ -25,64 +25,17 @@ least twice the resized size, then resized as before.
 
 from __future__ import annotations
 
-import math
-import struct
 from typing import Any
 
-import simplejpeg
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from .transforms import DecodeImage, RandCropImage, ResizeImage
+from ..transforms import DecodeImage, RandCropImage, ResizeImage
+from .jpeg import DCT_SCALES, decode_scaled, jpeg_header
 
-__all__ = ["DecodeRandCropImage", "DecodeResizeImage", "decode_scaled", "exif_orientation", "fuse_decode_crop",
-           "jpeg_header"]
-
-_SCALES = (8, 4, 2)
-_COLORSPACES = {"RGB", "YCbCr", "Gray"}  # what libjpeg turns into RGB or gray itself
-
-
-def exif_orientation(data: bytes) -> int:
-    """The EXIF orientation tag (1-8) of JPEG bytes; 1 when there is none or it cannot be read."""
-    pos = 2
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
-        marker, length = data[pos + 1], struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        if marker == 0xDA or (not 0xE0 <= marker <= 0xEF and marker not in (0xDB, 0xC4, 0xDD, 0xFE)):
-            break  # image data or a frame header: APP segments come before them
-        if marker == 0xE1 and data[pos + 4:pos + 10] == b"Exif\0\0":
-            return _tiff_orientation(data[pos + 10:pos + 2 + length])
-        pos += 2 + length
-    return 1
-
-
-def jpeg_header(data: Any) -> tuple[int, int] | None:
-    """``(height, width)`` when ``data`` is the bytes of a JPEG that decodes to RGB or gray as it
-    is stored (no EXIF rotation, not CMYK); None for anything else (other input types too), which
-    then takes the exact decode path."""
-    if not isinstance(data, (bytes, bytearray)) or data[:2] != b"\xff\xd8" or exif_orientation(data) != 1:
-        return None
-    try:
-        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
-    except ValueError:
-        return None
-    return (height, width) if colorspace in _COLORSPACES else None
-
-
-def _tiff_orientation(tiff: bytes) -> int:
-    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
-    if order is None or len(tiff) < 8:
-        return 1
-    ifd = struct.unpack(order + "I", tiff[4:8])[0]
-    if ifd + 2 > len(tiff):
-        return 1
-    for index in range(struct.unpack(order + "H", tiff[ifd:ifd + 2])[0]):
-        entry = tiff[ifd + 2 + 12 * index:ifd + 14 + 12 * index]
-        if len(entry) == 12 and struct.unpack(order + "H", entry[:2])[0] == 0x0112:
-            value = struct.unpack(order + "H", entry[8:10])[0]
-            return value if 1 <= value <= 8 else 1
-    return 1
+__all__ = ["DecodeRandCropImage", "DecodeResizeImage", "fuse_decode_crop"]
 
 
 class DecodeRandCropImage(v2.Transform):
@@ -113,7 +66,7 @@ class DecodeRandCropImage(v2.Transform):
     def _scale(self, params: dict[str, int]) -> int:
         """The largest power-of-two DCT downscale that keeps the crop box ≥ the output size."""
         out_h, out_w = self.crop.size
-        for scale in _SCALES:
+        for scale in DCT_SCALES:
             if params["height"] >= out_h * scale and params["width"] >= out_w * scale:
                 return scale
         return 1
@@ -149,23 +102,12 @@ class DecodeResizeImage(v2.Transform):
         header = jpeg_header(inpt)
         if header is not None:
             size = self.resize.target_size(*header)
-            scale = next((s for s in _SCALES if header[0] >= 2 * s * size[0] and header[1] >= 2 * s * size[1]), 1)
+            scale = next((s for s in DCT_SCALES if header[0] >= 2 * s * size[0] and header[1] >= 2 * s * size[1]), 1)
             image = decode_scaled(inpt, self.colorspace, *header, scale) if scale > 1 else None
             if image is not None:
                 return tv_tensors.Image(F.resize_image(image, size, interpolation=self.resize.interpolation,
                                                        antialias=True))
         return self.resize(self.decode(inpt))
-
-
-def decode_scaled(data: bytes, colorspace: str, height: int, width: int, scale: int) -> torch.Tensor | None:
-    """The JPEG decoded by libjpeg-turbo at ``1/scale`` of ``height`` x ``width`` (uint8 CHW);
-    None when libjpeg warns or fails, for the exact path to decide (and name why)."""
-    try:
-        array = simplejpeg.decode_jpeg(data, colorspace=colorspace, strict=True,
-                                       min_height=math.ceil(height / scale), min_width=math.ceil(width / scale))
-    except (ValueError, RuntimeError):
-        return None
-    return torch.from_numpy(array).permute(2, 0, 1)
 
 
 def fuse_decode_crop(ops: list, crop: bool = True, resize: bool = False) -> list:
