@@ -86,10 +86,12 @@ def is_multilabel(cfg: Config) -> bool:
     (``MultiLabelLoss``, ``AsymmetricLoss``), so scores are per-class sigmoids, not a softmax.
 
     Example:
-        >>> from torchclas.configure import config_from_dict
-        >>> is_multilabel(config_from_dict({"Arch": {"name": "ResNet18"},
-        ...                                 "Loss": {"Train": [{"MultiLabelLoss": {"weight": 1.0}}]}}))
+        >>> from torchclas.config import parse_config  # shape only: MultiLabelLoss is not built yet
+        >>> is_multilabel(parse_config({"Arch": {"name": "ResNet18"},
+        ...                             "Loss": {"Train": [{"MultiLabelLoss": {"weight": 1.0}}]}}))
         True
+        >>> is_multilabel(parse_config({"Arch": {"name": "ResNet18"}}))
+        False
     """
     entries = cfg.Loss.Train or []
     return any(next(iter(entry), None) in MULTILABEL_LOSSES for entry in entries if isinstance(entry, dict))
