@@ -52,7 +52,7 @@ def _check_names(cfg: Config, source: str) -> None:
     from ..data.batch_ops import check_batch_ops
     from ..data.pipeline import check_ops
     from ..losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
-    from ..engine.metrics import METRICS
+    from ..metrics import METRICS
     from ..models import MODEL_TABLE
     from .entries import parse_entries
 
