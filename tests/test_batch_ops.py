@@ -14,7 +14,7 @@ from torchclas.configure import config_from_dict
 from torchclas.data.batch_ops import CutmixOperator, MixupOperator, OpSampler
 from torchclas.data.pipeline import build_batch_ops, check_batch_ops
 from torchclas.data.loader import build_dataloader
-from torchclas.engine.metrics import TopkAcc
+from torchclas.metrics import TopkAcc
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
 

@@ -17,7 +17,7 @@ from torchclas.configure import config_from_dict
 from torchclas.engine import train
 from torchclas.engine.build import build_train_state, global_batch_size, lr_scale_factor
 from torchclas.engine.distributed import DistInfo
-from torchclas.engine.loop import _optimizer_step
+from torchclas.engine.step import optimizer_step as _optimizer_step
 from torchclas.engine.precision import Float32Conv2d, amp_dtype, build_grad_scaler, float32_ops, keep_float32
 
 CPU = torch.device("cpu")
@@ -173,7 +173,7 @@ def test_ema_follows_its_formula_and_is_what_gets_evaluated(tiny_data, tmp_path)
 
 
 def test_ema_warmup_forgets_the_initial_weights_early():
-    from torchclas.engine.loop import ema_decay
+    from torchclas.engine.ema import ema_decay
 
     assert [ema_decay(0.9999, n, warmup=True) for n in (1, 10, 90)] == pytest.approx([2 / 11, 11 / 20, 0.91])
     assert ema_decay(0.5, 100, warmup=True) == 0.5 and ema_decay(0.9999, 1, warmup=False) == 0.9999

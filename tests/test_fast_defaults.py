@@ -159,16 +159,16 @@ def test_a_run_whose_threads_were_probed_is_watched(tmp_path, tiny_data, monkeyp
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(raw))
     try:
-        from torchclas.engine import loop
+        from torchclas.engine.trainer import Trainer
 
-        real_epoch = loop.train_one_epoch
+        real_epoch = Trainer.train_epoch
 
         def epoch_then_free_core(*args, **kwargs):
             stats = real_epoch(*args, **kwargs)
             probe.seconds = {1: 0.05, 2: 0.01}
             return stats
 
-        monkeypatch.setattr("torchclas.engine.trainer.train_one_epoch", epoch_then_free_core)
+        monkeypatch.setattr("torchclas.engine.trainer.Trainer.train_epoch", epoch_then_free_core)
         train(load_config(path))
     finally:
         torch.set_num_threads(previous)

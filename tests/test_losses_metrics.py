@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from torchclas.config import ConfigError
-from torchclas.engine.metrics import METRICS, MetricsLog, TopkAcc, topk_correct
+from torchclas.engine.metrics_log import MetricsLog
+from torchclas.metrics import METRICS, TopkAcc, topk_correct
 from torchclas.losses import CELoss, CombinedLoss, build_loss
 
 LOGITS = torch.tensor([[2.0, 0.5, -1.0, 0.0], [0.1, 0.2, 3.0, -2.0], [1.0, 1.0, 1.0, 1.5]])

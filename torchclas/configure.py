@@ -17,7 +17,7 @@ from .config import (Config, ConfigError, closest, ignored_keys, parse_config, r
 from .config.entries import parse_entries
 from .data.pipeline import check_batch_ops, check_ops
 from .data.registry import NOT_YET_IMPLEMENTED_OPS
-from .engine.metrics import METRICS
+from .metrics import METRICS
 from .losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
 from .models import MODEL_TABLE
 

@@ -1,22 +1,21 @@
 """Assemble a ``TrainState`` from a config: model, SyncBN, channels_last, optimizer, LR schedule,
-AMP, DDP, ``torch.compile`` and EMA, in the order each of them needs."""
+AMP, DDP, ``torch.compile`` and EMA, in the order each of them needs. (The loop's settings are
+``settings.build_settings``; the criterion is ``losses.build_loss``.)"""
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Sequence
-
 import torch
 from torch import nn
 
 from ..config.schema import Config
-from ..losses import build_loss
 from ..models import create_model
 from ..models.layout import MIN_CONVS, is_conv_net
 from ..optim import build_lr_scheduler, build_optimizer
 from .distributed import DistInfo, wrap_ddp
-from .loop import TrainState
+from .ema import EmaWeights
+from .state import TrainState
 from .precision import LowPrecisionCopy, amp_dtype, build_grad_scaler, float32_ops, keep_float32
 
 __all__ = ["build_train_state", "global_batch_size", "lr_scale_factor", "scaled_lr_config", "LR_KEYS"]
@@ -72,10 +71,14 @@ def _unfused_under_cpu_loss_scaling(cfg: Config, dtype: torch.dtype | None, devi
     return optimizer.model_copy(update={"fused": False})
 
 
-def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches_per_epoch: int,
-                      class_counts: Sequence[int] | None = None) -> TrainState:
-    """Everything a run needs to train ``cfg`` on ``device`` as process ``info``."""
-    net, channels_last = _build_net(cfg, device, info)
+def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches_per_epoch: int) -> TrainState:
+    """The state a run trains: model, optimizer, LR schedule, AMP, EMA for ``cfg`` on ``device``
+    as process ``info``.
+
+    Example:
+        >>> state = build_train_state(cfg, torch.device("cpu"), DistInfo(), batches_per_epoch=6)  # doctest: +SKIP
+    """
+    net = _build_net(cfg, device, info)
     dtype = amp_dtype(cfg.AMP, device)
     optimizer = build_optimizer(_unfused_under_cpu_loss_scaling(cfg, dtype, device), net)
     steps_per_epoch = math.ceil(batches_per_epoch / cfg.Global.accum_steps)
@@ -94,22 +97,12 @@ def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches
     if cfg.Global.compile or cfg.Global.to_static:
         backend = cfg.Global.compile if isinstance(cfg.Global.compile, str) else "inductor"
         model = torch.compile(model, backend=backend)
-    ema = None
-    if cfg.EMA is not None:
-        from timm.utils import ModelEmaV3
-
-        ema = ModelEmaV3(net, decay=cfg.EMA.decay)
+    ema = EmaWeights(net, cfg.EMA.decay, cfg.EMA.warmup) if cfg.EMA is not None else None
     return TrainState(net=net, model=model, optimizer=optimizer, scheduler=scheduler,
-                      loss_fn=build_loss(cfg.Loss.Train, "Loss.Train", class_counts), device=device,
-                      channels_last=channels_last, amp_dtype=dtype,
-                      scaler=build_grad_scaler(cfg.AMP, dtype, device), low_precision=low, ema=ema,
-                      **({"ema_decay": cfg.EMA.decay, "ema_warmup": cfg.EMA.warmup} if cfg.EMA else {}),
-                      accum_steps=cfg.Global.accum_steps, dist=info, nan_patience=cfg.Global.nan_patience,
-                      min_batch=2 if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
-                      else 1)
+                      scaler=build_grad_scaler(cfg.AMP, dtype, device), low_precision=low, ema=ema)
 
 
-def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> tuple[nn.Module, bool]:
+def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> nn.Module:
     net = create_model(cfg.Arch.name, cfg.class_num, pretrained=cfg.Global.pretrained_model,
                        **cfg.Arch.builder_kwargs).to(device)
     if cfg.Global.sync_bn and info.enabled:
@@ -124,4 +117,4 @@ def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> tuple[nn.Mo
                  "a convolutional net" if channels_last else f"fewer than {MIN_CONVS} Conv2d layers")
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
-    return net, channels_last
+    return net

@@ -1,4 +1,8 @@
-"""Evaluation: one pass over a loader (``run_eval``) and the ``torchclas eval`` command (``evaluate``)."""
+"""Evaluation: one pass over a loader (``run_eval``) and the ``torchclas eval`` command (``evaluate``).
+
+It goes through the training step's seam: ``outputs = model(batch.images)``,
+``criterion(outputs, batch)["loss"]``, ``metric.update(outputs, batch)``.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from ..config.paths import check_config_paths
 from ..config.schema import Config
 from ..data.loader import DeviceLoader, build_dataloader
 from ..losses import build_loss
+from ..metrics import TopkAcc, build_metric
 from ..models import create_model
-from .metrics import TopkAcc, build_metric
+from .batches import detached_float, loader_batches
 from .precision import autocast
 from .runtime import configure_threads, select_device
 
@@ -24,28 +29,31 @@ log = logging.getLogger("torchclas")
 
 @torch.no_grad()
 def run_eval(model: nn.Module, loader: DeviceLoader, loss_fn: nn.Module, device: torch.device,
-             metric: TopkAcc | None = None, channels_last: bool = False,
+             metric: Any = None, channels_last: bool = False,
              amp_dtype: torch.dtype | None = None) -> dict[str, Any]:
-    """Mean loss and top-k accuracy of ``model`` over ``loader``; also counts skipped images.
+    """Mean loss and metric values (top-k accuracy) of ``model`` over ``loader``; also counts
+    skipped images.
 
-    ``amp_dtype`` runs the forward pass under autocast (``AMP.use_fp16_test``).
+    ``loss_fn`` is the criterion, ``loss_fn(outputs, batch)["loss"]``; ``metric`` takes
+    ``update(outputs, batch)`` (default: top-1/top-5). ``amp_dtype`` runs the forward pass under
+    autocast (``AMP.use_fp16_test``).
     """
     metric = metric or TopkAcc((1, 5))
     metric.reset()
     was_training = model.training
     model.eval()
-    total_loss, bad = 0.0, []
-    for images, labels, bad_batch in loader.on(device, channels_last):
-        bad.extend(bad_batch)
-        if labels.numel() == 0:
+    total_loss, count, bad = 0.0, 0, []
+    for batch in loader_batches(loader, device, channels_last):
+        bad.extend(batch.bad)
+        if batch.labels.numel() == 0:
             continue
-        labels = labels.to(device, non_blocking=True)
         with autocast(amp_dtype, device):
-            logits = model(images)
-        total_loss += float(loss_fn(logits, labels)["loss"]) * labels.shape[0]
-        metric.update(logits.float(), labels)
+            outputs = model(batch.images)
+        total_loss += float(loss_fn(outputs, batch)["loss"]) * batch.size
+        metric.update(detached_float(outputs), batch)
+        count += batch.size
     model.train(was_training)
-    result = {"loss": total_loss / max(metric.count, 1), **metric.compute(), "num_images": metric.count}
+    result = {"loss": total_loss / max(count, 1), **metric.compute(), "num_images": count}
     if bad:
         result["bad_images"] = len(bad)
         for path, reason in bad:

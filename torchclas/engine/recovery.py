@@ -12,12 +12,12 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 from safetensors import safe_open
 
-from ..config.schema import Config
 from .checkpoint import load_checkpoint, save_checkpoint
-from .loop import EpochProgress, NonFiniteLoss, TrainState
+from .state import EpochProgress, NonFiniteLoss, TrainState
 from .manifest import CheckpointError, find_newest, verify
 
 __all__ = ["resume", "resolve_resume", "checkpoint_fast_defaults", "save_training_checkpoint", "rollback", "TrainingDiverged",
@@ -71,7 +71,7 @@ def resume(state: TrainState, checkpoint: str | Path) -> None:
         state.low_precision.weights_from_master()
     state.start_epoch = int(saved["epoch"]) + 1
     state.resume_progress = saved.get("progress")
-    state.best_top1 = float(saved["extra"].get("best_top1", -1.0))
+    state.best_value = float(saved["extra"].get("best_top1", -1.0))
     state.best_epoch = int(saved["extra"].get("best_epoch", 0))
     state.last_checkpoint = Path(str(checkpoint).removesuffix(".safetensors"))
     state.nan_streak = 0
@@ -80,12 +80,15 @@ def resume(state: TrainState, checkpoint: str | Path) -> None:
     log.info("resumed from %s: continuing at %s", checkpoint, where)
 
 
-def save_training_checkpoint(cfg: Config, state: TrainState, path: Path, epoch: int,
+def save_training_checkpoint(state: TrainState, path: Path, epoch: int, run_facts: dict[str, Any],
                              progress: EpochProgress | None = None) -> bool:
     """Commit a resumable checkpoint at ``path``; on a write error (disk full, read-only)
-    log it, keep the previous checkpoint of that name, and return False."""
-    extra = {"best_top1": state.best_top1, "best_epoch": state.best_epoch, "arch": cfg.Arch.name,
-             "class_num": cfg.class_num, "precision": cfg.Global.precision, "num_threads": cfg.Global.num_threads}
+    log it, keep the previous checkpoint of that name, and return False.
+
+    ``run_facts`` (``arch``, ``class_num``, ``precision``, ``num_threads``) go into the
+    checkpoint's ``extra`` after the best value, which keeps its historical key ``best_top1``
+    whatever metric it measures."""
+    extra = {"best_top1": state.best_value, "best_epoch": state.best_epoch, **run_facts}
     modules = {"ema": state.ema.state_dict()} if state.ema is not None else {}
     if state.scaler is not None:
         modules["scaler"] = state.scaler.state_dict()
@@ -109,22 +112,23 @@ def _complete(path: Path) -> bool:
         return False
 
 
-def rollback(cfg: Config, state: TrainState, error: NonFiniteLoss) -> None:
-    """Go back to the run's last checkpoint with the LR times ``Global.nan_lr_factor``, or
-    raise ``TrainingDiverged`` when there is none or ``Global.nan_max_rollbacks`` are used up."""
+def rollback(state: TrainState, error: NonFiniteLoss, max_rollbacks: int, lr_factor: float) -> None:
+    """Go back to the run's last checkpoint with the LR times ``lr_factor``
+    (``Global.nan_lr_factor``), or raise ``TrainingDiverged`` when there is none or
+    ``max_rollbacks`` (``Global.nan_max_rollbacks``) are used up."""
     epoch = (max(state.scheduler.last_step, 1) - 1) // state.scheduler.steps_per_epoch + 1
     where = f"{error}, epoch {epoch}"
-    if state.last_checkpoint is None or state.rollbacks >= cfg.Global.nan_max_rollbacks:
+    if state.last_checkpoint is None or state.rollbacks >= max_rollbacks:
         why = ("no checkpoint of this run to roll back to" if state.last_checkpoint is None
                else f"{state.rollbacks} rollback(s) already (Global.nan_max_rollbacks)")
         raise TrainingDiverged(f"training stopped: {where}; {why}. Lower Optimizer.lr.learning_rate, "
                                "check the images logged above, or raise Global.nan_patience")
-    scale = state.scheduler.scale * cfg.Global.nan_lr_factor
+    scale = state.scheduler.scale * lr_factor
     resume(state, state.last_checkpoint)
     state.scheduler.set_scale(min(state.scheduler.scale, scale))
     state.rollbacks += 1
     log.warning("%s: rolled back to %s with the learning rate x%.3g (rollback %d of %d)", where,
-                state.last_checkpoint, state.scheduler.scale, state.rollbacks, cfg.Global.nan_max_rollbacks)
+                state.last_checkpoint, state.scheduler.scale, state.rollbacks, max_rollbacks)
 
 
 def checkpoint_bytes(state: TrainState) -> int:

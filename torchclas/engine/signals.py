@@ -8,7 +8,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from .loop import TrainState
+from .state import TrainState
 
 __all__ = ["stop_on_signals", "TrainingStopped"]
 

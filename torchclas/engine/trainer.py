@@ -1,280 +1,263 @@
-"""The training run: epochs, evaluation, metrics.jsonl, best/latest checkpoints, resume, one or
-many processes."""
+"""``Trainer``: epochs of training steps, evaluation, and the hooks around them.
+
+The training step is the one seam every task goes through::
+
+    outputs = model(batch.images)          # a tensor, or a dict of named tensors
+    losses = criterion(outputs, batch)     # {"loss": total, name: part, ...}
+    train_metric.update(outputs, batch)
+
+Single-label, multi-label and distillation differ only in the model, the criterion and the
+metrics; the loop, checkpoints and resume are the same. What runs around the steps
+(checkpoints, ``best_model``, logs, the progress bar, the thread watch, stop signals) are hooks
+(`hooks`), called at named events. A NaN/Inf loss skips its optimizer step;
+``nan_patience`` such steps in a row roll the run back to its last checkpoint
+(`recovery.rollback`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch import nn
 
-from ..config import save_config
-from ..config.paths import check_config_paths
-from ..config.schema import Config
-from ..data.loader import build_dataloader
-from ..data.samplers import label_counts
-from ..losses import build_loss
-from ..optim import plot_lr_curve
-from .build import build_train_state, lr_scale_factor, scaled_lr_config
-from .bad_images import BadImageLog
-from .checkpoint import save_weights
-from .distributed import DistInfo, all_reduce_sums, barrier, init_distributed, shutdown_distributed
+from ..data.loader import DeviceLoader
+from .batches import Batch, detached_float, loader_batches
+from .distributed import DistInfo, all_reduce_sums
 from .evaluate import run_eval
-from .loop import EpochProgress, NonFiniteLoss, TrainState, train_one_epoch
-from .metrics import MetricsLog, build_metric
-from .recovery import (check_free_space, checkpoint_bytes, checkpoint_fast_defaults, resolve_resume, resume,
-                       rollback, save_training_checkpoint)
-from .fast_defaults import ThreadWatch, resolve_precision
-from .signals import TrainingStopped, stop_on_signals
-from .progress import console, summary_line
-from .runtime import (attach_log_file, configure_threads, run_dir, seed_everything, select_device,
-                      use_deterministic_kernels)
+from .hooks import Hooks
+from .precision import autocast
+from .recovery import rollback
+from .settings import TrainSettings
+from .signals import TrainingStopped
+from .state import EpochProgress, NonFiniteLoss, TrainState
+from .step import group_size, optimizer_step
 
-__all__ = ["train", "train_one_epoch", "TrainState"]
+__all__ = ["Trainer"]
 
 log = logging.getLogger("torchclas")
 
 
-def train(cfg: Config) -> dict[str, Any]:
-    """Train ``cfg`` end to end; returns the last epoch's metrics and the best eval top-1.
+@dataclass(eq=False)
+class Trainer:
+    """Trains ``state`` for ``settings.epochs`` epochs over ``train_loader``; `fit` runs it.
 
-    Writes ``Global.output_dir/<Arch.name>/``: ``config.yaml``, ``train.log``, ``lr.png``,
-    ``metrics.jsonl``, ``bad_images.txt``, ``best_model.safetensors`` and the ``latest``
-    checkpoint (``.safetensors`` + ``.state.pt`` + ``.manifest.json``).
-    ``Global.checkpoints`` (a path, or ``auto``) resumes exactly where a run stopped, mid-epoch
-    too. SIGTERM/Ctrl-C commit a checkpoint and return ``{"stopped": signal, ...}``. Under
-    ``torchrun`` each process trains on its shard and only rank 0 writes.
-
-    Example:
-        >>> result = train(load_config("configs/quickstart/fashion_mnist.yaml"))
+    Args:
+        state: what training changes (model, optimizer, ...), resumed or fresh.
+        settings: how it trains (`settings.build_settings`).
+        criterion: ``criterion(outputs, batch) -> {"loss": ..., ...}`` (``losses.build_loss``).
+        train_metric / eval_metric: ``reset``/``update(outputs, batch)``/``compute``
+            (``metrics.build_metric``); the eval metric's ``settings.best_metric`` value picks
+            ``best_model``.
+        eval_criterion: the loss reported by evaluation (``Loss.Eval``).
+        train_loader / eval_loader: ``data.build_dataloader`` loaders (no eval loader: no evaluation).
+        hooks: what runs around the steps (`hooks.build_hooks`).
+        device / dist: where this process trains, and which of how many processes it is.
+        out: the run's folder (reported in the result).
     """
-    if cfg.DataLoader.Train is None:
-        raise ValueError("DataLoader.Train is missing: nothing to train on")
-    check_config_paths(cfg, "train")  # every path the run needs, before any work
-    info, device = init_distributed(select_device(cfg.Global.device))
-    try:
-        threads = configure_threads(cfg)
-        seed = cfg.Global.seed if cfg.Global.seed is not None else int(time.time())
-        seed_everything(seed)
-        out = run_dir(cfg) if info.is_main else Path(cfg.Global.output_dir) / cfg.Arch.name
-        handler = attach_log_file(out / "train.log") if info.is_main else None
+
+    state: TrainState
+    settings: TrainSettings
+    criterion: nn.Module
+    train_metric: Any
+    eval_metric: Any
+    eval_criterion: nn.Module
+    train_loader: DeviceLoader
+    eval_loader: DeviceLoader | None
+    hooks: Hooks
+    device: torch.device
+    dist: DistInfo = DistInfo()
+    out: Path = Path(".")
+    epoch: int = 0
+    progress: EpochProgress = dataclasses.field(default_factory=EpochProgress)
+    epoch_clock: float = 0.0
+
+    @property
+    def description(self) -> str:
+        """``epoch 3/10``: how the current epoch is named in the bar and the log."""
+        return f"epoch {self.epoch}/{self.settings.epochs}"
+
+    def fit(self) -> dict[str, Any]:
+        """Train from ``state.start_epoch`` to the last epoch; returns the last epoch's train and
+        eval metrics with ``best_top1``/``best_epoch`` (the best ``settings.best_metric``), or
+        ``{"stopped": signal, ...}`` after a stop signal."""
+        result = None
         try:
-            log.info("device %s, %d compute threads, seed %d, %d process(es)", device, threads, seed,
-                     info.world_size)
-            return _run(cfg, seed, device, info, out)
+            while True:
+                self.hooks.call("on_train_start", self)
+                try:
+                    result = self._epochs()
+                    return result
+                except NonFiniteLoss as err:
+                    rollback(self.state, err, self.settings.nan_max_rollbacks, self.settings.nan_lr_factor)
+                except TrainingStopped:
+                    return self._stopped()
         finally:
-            if handler is not None:
-                logging.getLogger("torchclas").removeHandler(handler)
-                handler.close()
-    finally:
-        shutdown_distributed()
+            self.hooks.call("on_train_end", self, result)
 
+    def _epochs(self) -> dict[str, Any]:
+        state, result = self.state, {}
+        for epoch in range(state.start_epoch, self.settings.epochs + 1):
+            stats = self.train_epoch(epoch)
+            state.resume_progress = None
+            self.hooks.call("on_epoch_end", self, epoch, stats)
+            evaluation = self.evaluate(epoch)
+            state.scheduler.epoch_end(self._plateau_value(stats, evaluation))
+            self.hooks.call("on_eval_end", self, epoch, evaluation)
+            result = {"epoch": epoch, "train": stats, "eval": evaluation}
+        result.update(best_top1=state.best_value, best_epoch=state.best_epoch, output_dir=str(self.out))
+        return result
 
-def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path) -> dict[str, Any]:
-    pin = device.type == "cuda"
-    train_loader = build_dataloader(cfg.DataLoader.Train, seed, cfg.Global.strict_data, info.world_size,
-                                    info.rank, pin_memory=pin, class_num=cfg.class_num)
-    eval_loader = None
-    if cfg.DataLoader.Eval is not None and cfg.Global.eval_during_train and info.is_main:
-        eval_loader = build_dataloader(cfg.DataLoader.Eval, seed, cfg.Global.strict_data, pin_memory=pin,
-                                       class_num=cfg.class_num)
-    if len(train_loader) == 0:
-        raise ValueError("DataLoader.Train yields no batch (empty list, or drop_last with too few images)")
-    counts = label_counts(train_loader.base_dataset, cfg.class_num)
-    checkpoint = _find_checkpoint(cfg, info, out)
-    max_threads, probed_threads = torch.get_num_threads(), cfg.Global.num_threads is None
-    cfg = _decide_fast_defaults(cfg, device, info, checkpoint)
-    state = build_train_state(cfg, device, info, len(train_loader), counts)
-    if probed_threads and device.type == "cpu" and max_threads > 1 and not info.enabled:
-        state.thread_watch = ThreadWatch([1, max_threads], bf16=cfg.Global.precision == "bf16")
-    metrics_log = MetricsLog(out / "metrics.jsonl")
-    bad_log = BadImageLog(out / "bad_images.txt")
-    if info.is_main:
-        check_free_space(out, 2 * checkpoint_bytes(state) * (2 if cfg.Global.save_interval < cfg.Global.epochs
-                                                              else 1))
-        save_config(cfg, out / "config.yaml")
-        plot_lr_curve(scaled_lr_config(cfg, lr_scale_factor(cfg, info.world_size)), cfg.Global.epochs,
-                      math.ceil(len(train_loader) / cfg.Global.accum_steps), out / "lr.png")
-    _start_or_resume(state, checkpoint, (metrics_log, bad_log))
-    if info.is_main:
-        bad_log.write_missing(getattr(train_loader.base_dataset, "missing_files", []))
-    log.info("training %s (%d classes) on %s: %d train images, %d steps/epoch, epochs %d..%d, output %s",
-             cfg.Arch.name, cfg.class_num, device, len(train_loader.base_dataset), len(train_loader),
-             state.start_epoch, cfg.Global.epochs, out)
-    loaders = (train_loader, eval_loader)
-    with stop_on_signals(state):
-        while True:
-            if info.is_main:
-                metrics_log.truncate_after(state.start_epoch - 1)
-                bad_log.truncate_after(state.start_epoch - 1)
-            try:
-                return _epochs(cfg, state, seed, loaders, metrics_log, bad_log, out, counts)
-            except NonFiniteLoss as err:
-                rollback(cfg, state, err)
-            except TrainingStopped:
-                return _stopped(state, out)
+    def _stopped(self) -> dict[str, Any]:
+        state = self.state
+        where = f"epoch {state.start_epoch}" if state.last_checkpoint is None else str(state.last_checkpoint)
+        if self.dist.is_main:
+            log.warning("stopped by %s; checkpoint %s. Resume with the same command plus --resume "
+                        "(or -o Global.checkpoints=auto)", state.stop_signal, where)
+        return {"stopped": state.stop_signal, "checkpoint": str(state.last_checkpoint),
+                "best_top1": state.best_value, "best_epoch": state.best_epoch, "output_dir": str(self.out)}
 
+    def train_epoch(self, epoch: int) -> dict[str, Any]:
+        """One pass over the train loader, an optimizer step every ``accum_steps`` batches; an
+        epoch resumed mid-way continues where its checkpoint stopped.
 
-def _find_checkpoint(cfg: Config, info: DistInfo, out: Path) -> Path | None:
-    """The checkpoint ``Global.checkpoints`` names (``auto``: the newest complete one). Rank 0
-    looks first: verifying may finish an interrupted commit, which one process must do alone."""
-    checkpoint = resolve_resume(cfg.Global.checkpoints, out) if info.is_main else None
-    barrier(info)
-    return checkpoint if info.is_main else resolve_resume(cfg.Global.checkpoints, out)
-
-
-def _decide_fast_defaults(cfg: Config, device: torch.device, info: DistInfo, checkpoint: Path | None) -> Config:
-    """``Global.precision`` (and, unset, ``Global.num_threads``) decided by the hardware, or as the
-    resumed run had them; the processes of a distributed run agree on bf16 only when every one
-    of them chose it."""
-    cfg, why = resolve_precision(cfg, device, checkpoint_fast_defaults(checkpoint), torch.get_num_threads())
-    if cfg.Global.num_threads is not None:
-        torch.set_num_threads(cfg.Global.num_threads)
-    if info.enabled:  # each process probed its own CPU: bf16 only if all of them chose it
-        bf16 = all_reduce_sums([float(cfg.Global.precision == "bf16")], device, info)[0]
-        if 0 < bf16 < info.world_size:
-            cfg = cfg.model_copy(update={"AMP": None, "Global": cfg.Global.model_copy(update={"precision": "fp32"})})
-            why = f"only {int(bf16)} of {info.world_size} processes found bf16 faster"
-    log.info("precision %s, %d compute thread(s) (%s)", cfg.Global.precision, torch.get_num_threads(), why)
-    if cfg.Global.deterministic:
-        use_deterministic_kernels()
-        log.info("deterministic kernels on, cudnn.benchmark off (Global.deterministic)")
-    elif device.type == "cuda":
-        torch.backends.cudnn.benchmark = cfg.Global.cudnn_benchmark
-        log.info("cudnn.benchmark %s (Global.cudnn_benchmark)", cfg.Global.cudnn_benchmark)
-    return cfg
-
-
-def _start_or_resume(state: TrainState, checkpoint: Path | None, logs: tuple[MetricsLog, BadImageLog]) -> None:
-    """Resume from ``checkpoint``, or start fresh with empty per-epoch logs."""
-    if checkpoint is not None:
-        resume(state, checkpoint)
-    elif state.dist.is_main:
-        for run_log in logs:
-            run_log.path.unlink(missing_ok=True)
-
-
-def _stopped(state: TrainState, out: Path) -> dict[str, Any]:
-    where = f"epoch {state.start_epoch}" if state.last_checkpoint is None else str(state.last_checkpoint)
-    if state.dist.is_main:
-        log.warning("stopped by %s; checkpoint %s. Resume with the same command plus --resume "
-                    "(or -o Global.checkpoints=auto)", state.stop_signal, where)
-    return {"stopped": state.stop_signal, "checkpoint": str(state.last_checkpoint),
-            "best_top1": state.best_top1, "best_epoch": state.best_epoch, "output_dir": str(out)}
-
-
-def _epochs(cfg: Config, state: TrainState, seed: int, loaders: tuple[DataLoader, DataLoader | None],
-            metrics_log: MetricsLog, bad_log: BadImageLog, out: Path, counts: list[int]) -> dict[str, Any]:
-    train_loader, eval_loader = loaders
-    epochs, main = cfg.Global.epochs, state.dist.is_main
-    train_metric = build_metric(cfg.Metric.Train, "Metric.Train")
-    eval_metric = build_metric(cfg.Metric.Eval, "Metric.Eval")
-    eval_loss = build_loss(cfg.Loss.Eval, "Loss.Eval", counts)
-    result: dict[str, Any] = {}
-    for epoch in range(state.start_epoch, epochs + 1):
-        began = time.perf_counter()
+        Returns mean loss, train metrics, last lr, images/s, the fraction of time spent waiting
+        for data, skipped (unreadable) images, skipped non-finite steps and AMP overflows; sums
+        cover all processes.
+        """
+        state, settings, loader = self.state, self.settings, self.train_loader
         progress = EpochProgress.from_dict(state.resume_progress if epoch == state.start_epoch else None)
-        if not main:  # rank 0 carries the sums a mid-epoch checkpoint kept
+        if not self.dist.is_main:  # rank 0 carries the sums a mid-epoch checkpoint kept
             progress = EpochProgress(batches=progress.batches)
         if progress.batches == 0:  # a mid-epoch checkpoint restored the RNG where it stopped
-            torch.manual_seed(seed * 1_009 + epoch)  # model-side randomness (dropout) per epoch
-        train_loader.batch_sampler.set_epoch(epoch, progress.batches)
-        stats = train_one_epoch(state, train_loader, train_metric, f"epoch {epoch}/{epochs}",
-                                cfg.Global.print_batch_step, progress,
-                                _mid_epoch_saver(cfg, state, epoch, len(train_loader), out))
-        if state.thread_watch is not None and (change := state.thread_watch.after_epoch(stats["ips"])):
-            log.warning(change)
-        evaluation = None
-        if eval_loader is not None and (epoch % cfg.Global.eval_interval == 0 or epoch == epochs):
-            fp16_test = cfg.AMP is not None and cfg.AMP.use_fp16_test
-            evaluation = run_eval(state.eval_model, eval_loader, eval_loss, state.device, eval_metric,
-                                  state.channels_last, state.amp_dtype if fp16_test else None)
-        state.scheduler.epoch_end(_plateau_metric(cfg, state, stats, evaluation))
-        if main:
-            metrics_log.write({"epoch": epoch, "split": "train", **stats})
-            bad_log.write(epoch, progress.bad_images)
-            if evaluation is not None:
-                metrics_log.write({"epoch": epoch, "split": "eval", **evaluation})
-                _save_best(cfg, state, epoch, evaluation["top1"], out)
-            _save_checkpoints(cfg, state, epoch, out)
-            log.info(summary_line(epoch, epochs, stats, evaluation, time.perf_counter() - began))
-        state.last_checkpoint = out / "latest"
-        state.resume_progress = None
-        barrier(state.dist)
-        result = {"epoch": epoch, "train": stats, "eval": evaluation}
-        if state.stop_signal is not None and epoch < epochs:
-            raise TrainingStopped
-    if eval_loader is None and main:  # no evaluation: the last weights are the best we know
-        save_weights(state.eval_model, out / "best_model.safetensors", {"epoch": epochs, "arch": cfg.Arch.name})
-    result.update(best_top1=state.best_top1, best_epoch=state.best_epoch, output_dir=str(out))
-    return result
+            torch.manual_seed(settings.seed * 1_009 + epoch)  # model-side randomness (dropout) per epoch
+        loader.batch_sampler.set_epoch(epoch, progress.batches)
+        self.epoch, self.progress = epoch, progress
+        state.model.train()
+        self.train_metric.load_state_dict({"correct": progress.correct, "count": progress.count})
+        start = tick = self.epoch_clock = time.perf_counter() - progress.elapsed
+        wait, finite = progress.wait, True
+        self.hooks.call("on_epoch_start", self, epoch)
+        for batch in loader_batches(loader, self.device, settings.channels_last, start=progress.batches):
+            wait += time.perf_counter() - tick
+            index = batch.index
+            self._report_bad(batch)
+            last_of_group = (index + 1) % settings.accum_steps == 0 or index + 1 == len(loader)
+            if 0 < batch.size < settings.min_batch:
+                log.warning("%s batch %d: only %d readable image(s), skipped (BatchNorm needs %d in training)",
+                            self.description, index + 1, batch.size, settings.min_batch)
+            elif batch.size > 0:
+                loss = self.step(batch, group_size(index, len(loader), settings.accum_steps), last_of_group)
+                if math.isfinite(loss):
+                    progress.loss_sum += loss * batch.size
+                    progress.seen += batch.size
+                else:
+                    finite = False
+                    self._report_nonfinite(index, loss)
+            if last_of_group:
+                self._finish_group(progress, finite, index)
+                finite = True
+                progress.batches = index + 1
+                sums = self.train_metric.state_dict()
+                progress.correct, progress.count = sums["correct"], sums["count"]
+                progress.elapsed, progress.wait = time.perf_counter() - start, wait
+                self.hooks.call("on_step_end", self, progress)
+            self.hooks.call("on_batch_end", self, batch)
+            tick = time.perf_counter()
+        return self._epoch_stats(progress, wait, time.perf_counter() - start)
 
+    def step(self, batch: Batch, group: int, sync: bool) -> float:
+        """Forward and backward of one batch (the seam: ``model(images)``, ``criterion(outputs,
+        batch)``, ``train_metric.update(outputs, batch)``); the loss is divided by the ``group``
+        size of its accumulation group. Returns the batch's loss."""
+        state = self.state
+        # DDP averages gradients only on the last batch of an accumulation group.
+        no_sync = getattr(state.model, "no_sync", None)
+        with (no_sync() if no_sync is not None and not sync else contextlib.nullcontext()):
+            with autocast(self.settings.amp_dtype, self.device):
+                outputs = state.model(batch.images)
+                loss = self.criterion(outputs, batch)["loss"]
+            scaled = loss / group
+            (state.scaler.scale(scaled) if state.scaler is not None else scaled).backward()
+        self.train_metric.update(detached_float(outputs), batch)
+        return float(loss.detach())
 
-def _mid_epoch_saver(cfg: Config, state: TrainState, epoch: int, batches: int, out: Path):
-    """After each optimizer step: commit ``latest`` every ``Global.save_steps`` steps, and on a
-    stop signal commit it and stop. Steps that end the epoch are left to the epoch's end."""
-    every = cfg.Global.save_steps
+    def evaluate(self, epoch: int) -> dict[str, Any] | None:
+        """Evaluate ``state.eval_model`` when epoch ``epoch`` calls for it (every
+        ``eval_interval`` epochs and the last), else None."""
+        settings = self.settings
+        if self.eval_loader is None or not (epoch % settings.eval_interval == 0 or epoch == settings.epochs):
+            return None
+        return run_eval(self.state.eval_model, self.eval_loader, self.eval_criterion, self.device,
+                        self.eval_metric, settings.channels_last, settings.eval_amp_dtype)
 
-    def after_step(progress: EpochProgress) -> None:
-        if progress.batches >= batches:
+    def summed_progress(self, progress: EpochProgress) -> EpochProgress:
+        """The epoch's running sums over all processes (what a mid-epoch checkpoint keeps; on
+        resume rank 0 carries them and the other ranks start from zero)."""
+        if not self.dist.enabled:
+            return progress
+        ks = sorted(progress.correct)
+        sums = all_reduce_sums([progress.loss_sum, progress.seen, progress.count, progress.nonfinite,
+                                progress.overflows, *(progress.correct[k] for k in ks)], self.device, self.dist)
+        return dataclasses.replace(progress, loss_sum=sums[0], seen=int(sums[1]), count=int(sums[2]),
+                                   nonfinite=int(sums[3]), overflows=int(sums[4]),
+                                   correct={k: int(v) for k, v in zip(ks, sums[5:])})
+
+    def _finish_group(self, progress: EpochProgress, finite: bool, index: int) -> None:
+        """The optimizer step of an accumulation group, or its skip when a loss was not finite
+        (on any process: they agree, so the replicas stay equal)."""
+        state = self.state
+        flags = [0.0 if finite else 1.0, 1.0 if state.stop_signal else 0.0]
+        if self.dist.enabled:
+            flags = all_reduce_sums(flags, self.device, self.dist)
+            if flags[1] and not state.stop_signal:
+                state.stop_signal = "a stop signal (another process)"
+        if flags[0] == 0:
+            progress.overflows += optimizer_step(state)
+            state.nan_streak = 0
             return
-        stop = state.stop_signal is not None
-        if not stop and not (every and state.scheduler.last_step % every == 0):
-            return
-        totals = _summed_progress(state, progress)
-        if state.dist.is_main:
-            save_training_checkpoint(cfg, state, out / "latest", epoch - 1, totals)
-        state.last_checkpoint = out / "latest"
-        barrier(state.dist)
-        if stop:
-            raise TrainingStopped
+        state.optimizer.zero_grad(set_to_none=True)
+        state.scheduler.step()  # keeps the schedule aligned with the epoch; the weights stay as they were
+        state.nan_streak += 1
+        progress.nonfinite += 1
+        if state.nan_streak >= self.settings.nan_patience:
+            raise NonFiniteLoss(f"the loss was NaN/Inf in {state.nan_streak} optimizer steps in a row "
+                                f"(last at batch {index + 1}, lr {state.lr():.3g})")
 
-    return after_step
+    def _epoch_stats(self, progress: EpochProgress, wait: float, elapsed: float) -> dict[str, Any]:
+        sums = all_reduce_sums([progress.loss_sum, progress.seen, len(progress.bad_images), progress.nonfinite,
+                                progress.overflows], self.device, self.dist)
+        total_loss, seen, bad, nonfinite, overflows = sums[0], *(int(v) for v in sums[1:])
+        self.train_metric.all_reduce(lambda values: all_reduce_sums(values, self.device, self.dist))
+        return {"loss": total_loss / max(seen, 1), **self.train_metric.compute(), "lr": self.state.lr(),
+                "ips": seen / max(elapsed, 1e-9), "data_wait": wait / max(elapsed, 1e-9), "num_images": seen,
+                "bad_images": bad, "nonfinite_steps": nonfinite, "amp_overflows": overflows}
 
+    def _plateau_value(self, stats: dict, evaluation: dict | None) -> float:
+        """What ReduceOnPlateau watches: the best-model metric for ``mode: max``, the loss for
+        ``min``; eval's when there was one (rank 0 evaluates, so its value is shared)."""
+        metric = self.eval_metric if evaluation else self.train_metric
+        key = metric.best_key if self.settings.plateau_mode == "max" else "loss"
+        value = (evaluation or stats)[key] if self.dist.is_main else 0.0
+        if self.dist.enabled:
+            value = all_reduce_sums([value], self.device, self.dist)[0]
+        return value
 
-def _summed_progress(state: TrainState, progress: EpochProgress) -> EpochProgress:
-    """The epoch's running sums over all processes (what a mid-epoch checkpoint keeps; on
-    resume rank 0 carries them and the other ranks start from zero)."""
-    if not state.dist.enabled:
-        return progress
-    ks = sorted(progress.correct)
-    sums = all_reduce_sums([progress.loss_sum, progress.seen, progress.count, progress.nonfinite,
-                            progress.overflows, *(progress.correct[k] for k in ks)], state.device, state.dist)
-    return dataclasses.replace(progress, loss_sum=sums[0], seen=int(sums[1]), count=int(sums[2]),
-                               nonfinite=int(sums[3]), overflows=int(sums[4]),
-                               correct={k: int(v) for k, v in zip(ks, sums[5:])})
+    def _report_bad(self, batch: Batch) -> None:
+        for path, reason in batch.bad:
+            log.warning("skipped bad image %s: %s", path, reason)
+            self.progress.bad_images.append([path, reason])
 
-
-def _plateau_metric(cfg: Config, state: TrainState, stats: dict, evaluation: dict | None) -> float:
-    """What ReduceOnPlateau watches: top-1 for ``mode: max``, loss for ``min``; eval's when there
-    was one (rank 0 evaluates, so its value is shared with every process)."""
-    key = "top1" if cfg.Optimizer.lr.param("mode") == "max" else "loss"
-    value = (evaluation or stats)[key] if state.dist.is_main else 0.0
-    if state.dist.enabled:
-        value = all_reduce_sums([value], state.device, state.dist)[0]
-    return value
-
-
-def _save_checkpoints(cfg: Config, state: TrainState, epoch: int, out: Path) -> None:
-    """``latest`` every epoch, and ``epoch_N`` every ``save_interval`` epochs, as PaddleClas does."""
-    names = ["latest"] + ([f"epoch_{epoch}"] if epoch % cfg.Global.save_interval == 0 else [])
-    for name in names:
-        save_training_checkpoint(cfg, state, out / name, epoch)
-
-
-def _save_best(cfg: Config, state: TrainState, epoch: int, top1: float, out: Path) -> None:
-    if top1 <= state.best_top1:
-        return
-    state.best_top1, state.best_epoch = top1, epoch
-    try:
-        save_weights(state.eval_model, out / "best_model.safetensors",
-                     {"epoch": epoch, "top1": top1, "arch": cfg.Arch.name, "class_num": cfg.class_num})
-    except OSError as exc:
-        log.error("could not write best_model.safetensors: %s; the previous best is intact", exc.strerror or exc)
-        return
-    console.print(f"[green]new best top1 {100 * top1:.2f}% at epoch {epoch}[/green]")
+    def _report_nonfinite(self, index: int, loss: float) -> None:
+        paths = self.train_loader.batch_paths(index)
+        shown = ", ".join(paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
+        log.warning("%s batch %d: loss is %s; skipping this optimizer step (%d/%d in a row before rollback). "
+                    "Images: %s", self.description, index + 1, loss, self.state.nan_streak + 1,
+                    self.settings.nan_patience, shown)

@@ -1,8 +1,10 @@
-"""The weighted sum PaddleClas configs describe, and the name table of losses."""
+"""The weighted sum PaddleClas configs describe (the training step's criterion), and the name
+table of losses."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,8 +31,16 @@ LOSSES: Registry[type[nn.Module]] = Registry("loss", {
 class CombinedLoss(nn.Module):
     """Weighted sum of several losses; ``forward`` returns ``{"loss": total, name: part, ...}``.
 
-    A name listed twice is keyed ``name_<index>`` the second time, so every part is reported
-    and summed.
+    It is the criterion of the training step: ``criterion(outputs, batch)`` with the model's
+    outputs and the batch (its ``labels``: integer classes, or the soft targets of a Mixup/CutMix
+    batch); ``criterion(logits, labels)`` works too. Each part loss is called
+    ``loss(logits, labels)``. A name listed twice is keyed ``name_<index>`` the second time, so
+    every part is reported and summed.
+
+    Example:
+        >>> criterion = CombinedLoss([("CELoss", CELoss())])
+        >>> sorted(criterion(torch.zeros(2, 3), torch.tensor([0, 2])))
+        ['CELoss', 'loss']
     """
 
     def __init__(self, losses: list[tuple[str, nn.Module]]):
@@ -39,9 +49,16 @@ class CombinedLoss(nn.Module):
         self.names = [name if name not in names[:i] else f"{name}_{i}" for i, name in enumerate(names)]
         self.parts = nn.ModuleList(loss for _, loss in losses)
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Return the total under ``"loss"`` and each weighted part under its name."""
-        out = {name: loss.weight * loss(logits, target) for name, loss in zip(self.names, self.parts)}
+    def forward(self, outputs: torch.Tensor, batch: Any) -> dict[str, torch.Tensor]:
+        """Return the total under ``"loss"`` and each weighted part under its name.
+
+        ``outputs``: the model's logits; ``batch``: a batch (anything with ``labels``) or the labels.
+        """
+        if isinstance(outputs, dict):
+            raise TypeError(f"{', '.join(self.names)}: these losses take a tensor of logits; the model "
+                            f"returned a dict with keys {sorted(outputs)}")
+        labels = getattr(batch, "labels", batch)
+        out = {name: loss.weight * loss(outputs, labels) for name, loss in zip(self.names, self.parts)}
         out["loss"] = torch.stack(list(out.values())).sum()
         return out
 
