@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from torchclas.models import MODEL_TABLE, create_model
-from torchclas.models.downscale_dropout import DownscaleInInferDropout
+from torchclas.models.layers.downscale_dropout import DownscaleInInferDropout
 from tests.conftest import paddle_state_size
 
 PADDLE_COUNTS = {  # name: (elements, tensors) of PaddleClas's state dict at class_num=1000

@@ -14,7 +14,7 @@ from torch import nn
 
 from tests.conftest import paddle_state_size
 from torchclas.models import MODEL_TABLE, create_model
-from torchclas.models.beit_compat import sincos_pos_embed
+from torchclas.models.layers.beit import sincos_pos_embed
 from torchclas.models.families.extra_cnn import BottomRightPadConv2d
 from torchclas.models.wideresnet import WideResNet
 

@@ -11,7 +11,7 @@ from torch import nn
 from ..config import Config
 from ..models import create_model, load_pretrained
 from ..models.reparam import folds_itself, reparameterize_model
-from ..models.weights import read_state_dict
+from ..models.io.weights import read_state_dict
 
 __all__ = ["checkpoint_class_num", "build_inference_model", "has_train_time_branches"]
 

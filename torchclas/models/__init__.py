@@ -8,8 +8,8 @@ from typing import Any, Sequence
 from torch import nn
 
 from ..config.errors import closest
-from .heads import FeatureExtractor, add_extra_fc
-from .weights import WeightsFileError, load_pretrained, read_state_dict, resolve_weights_path
+from .layers.heads import FeatureExtractor, add_extra_fc
+from .io.weights import WeightsFileError, load_pretrained, read_state_dict, resolve_weights_path
 from .zoo import MODEL_TABLE, ModelEntry
 
 __all__ = ["FeatureExtractor", "MODEL_TABLE", "ModelEntry", "create_model", "list_models", "load_pretrained",
@@ -55,7 +55,7 @@ def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path
     except TypeError as exc:
         raise ValueError(f"model '{name}': bad Arch argument: {exc}") from None
     if acb:
-        from .acnet import apply_acb
+        from .layers.acnet import apply_acb
         model = apply_acb(model)
     if extra_fc:
         model = add_extra_fc(model, extra_fc, extra_fc_act, drop_rate=kwargs.get("drop_rate", 0.0))

@@ -6,8 +6,8 @@ from typing import Any
 
 from torch import nn
 
-from .downscale_dropout import DownscaleInInferDropout
-from .plain_net import PlainNet, stage_info
+from .layers.downscale_dropout import DownscaleInInferDropout
+from .layers.plain_net import PlainNet, stage_info
 
 __all__ = ["AlexNet"]
 

@@ -16,7 +16,7 @@ import torch
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
-from .plain_net import LinearHeadMixin
+from .layers.plain_net import LinearHeadMixin
 
 __all__ = ["CSWinTransformer"]
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
-from .plain_net import FourStageMapMixin
+from .layers.plain_net import FourStageMapMixin
 
 __all__ = ["DSNet", "MixBlock", "paddle_bilinear"]
 

@@ -13,7 +13,7 @@ import torch
 from timm.layers import make_divisible
 from torch import nn
 
-from .mobile_layers import ConvBNAct, MobileNetBase, SEModule, channel_shuffle
+from .layers.mobile import ConvBNAct, MobileNetBase, SEModule, channel_shuffle
 
 __all__ = ["ESNetPaddle"]
 

@@ -14,7 +14,7 @@ import torch
 from timm.layers import make_divisible
 from torch import nn
 
-from .mobile_layers import ConvBNAct, MobileNetBase
+from .layers.mobile import ConvBNAct, MobileNetBase
 
 __all__ = ["GhostNetPaddle"]
 

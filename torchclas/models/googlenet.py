@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .downscale_dropout import DownscaleInInferDropout
-from .plain_net import PlainNet, stage_info
+from .layers.downscale_dropout import DownscaleInInferDropout
+from .layers.plain_net import PlainNet, stage_info
 
 __all__ = ["GoogLeNet", "InceptionBlock", "AuxHead"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .plain_net import PlainNet
+from .layers.plain_net import PlainNet
 
 __all__ = ["HarDNet", "HarDBlock", "ARCHS"]
 

@@ -23,7 +23,7 @@ from timm.models.hrnet import cfg_cls
 from timm.models.resnet import BasicBlock, Bottleneck
 from torch import nn
 
-from .resnet_variants import PaddleSE
+from .layers.paddle_se import PaddleSE
 
 __all__ = ["build_hrnet", "add_paddle_se", "hrnet_stage_widths"]
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .plain_net import PlainNet
+from .layers.plain_net import PlainNet
 
 __all__ = ["InceptionV4"]
 

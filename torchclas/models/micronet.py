@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .mobile_layers import channel_shuffle
+from .layers.mobile import channel_shuffle
 from .mobilenext import make_divisible
 
 __all__ = ["MicroNet", "DynamicShiftMax", "MicroBlock", "CONFIGS"]

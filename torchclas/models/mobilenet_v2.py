@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .mobile_layers import ConvBNAct, MobileNetBase
+from .layers.mobile import ConvBNAct, MobileNetBase
 
 __all__ = ["MobileNetV2Paddle", "InvertedResidual"]
 

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from .mobile_layers import MobileNetBase
+from .layers.mobile import MobileNetBase
 
 __all__ = ["MobileNeXt", "SandglassBlock", "make_divisible"]
 

@@ -11,8 +11,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .mobile_layers import ConvBNAct
-from .plain_net import PlainNet
+from .layers.mobile import ConvBNAct
+from .layers.plain_net import PlainNet
 
 __all__ = ["PeleeNet", "TwoWayDenseLayer", "StemBlock"]
 

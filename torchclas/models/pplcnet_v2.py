@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from timm.layers import make_divisible
 from torch import nn
 
-from .mobile_layers import ConvBNAct, MobileNetBase, SEModule, make_act
+from .layers.mobile import ConvBNAct, MobileNetBase, SEModule, make_act
 from .reparam import fold_conv_bn, reparameterize_model
 
 __all__ = ["PPLCNetV2Paddle", "RepDepthwiseSeparable", "drop_unused_fold_conv", "PPLCNETV2_DEPTHS"]

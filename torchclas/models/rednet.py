@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mobile_layers import ConvBNAct
-from .plain_net import PlainNet
+from .layers.mobile import ConvBNAct
+from .layers.plain_net import PlainNet
 
 __all__ = ["Involution", "RedNet", "stem_first", "DEPTHS"]
 

@@ -7,7 +7,7 @@ here:
 * PaddleClas's ResNet18/34 (and SE_ResNet18/34_vd) give the first block of the first stage a
   1x1 conv + BN shortcut (64 -> 64) that timm omits (:func:`add_first_shortcut`).
 * PaddleClas's SE is two ``Linear`` layers (``int(C / 16)`` hidden, with bias); timm's is two
-  1x1 convs with the hidden width rounded to 8 (:class:`PaddleSE`).
+  1x1 convs with the hidden width rounded to 8 (:class:`~.layers.paddle_se.PaddleSE`).
 * Res2Net: timm's ``Bottle2neck`` treats the first block of stage 1 as a "first" block (no
   hierarchical adds, 3x3 pool on the last split) and pools with padding counted; PaddleClas
   adds hierarchically there and never counts padding (:class:`PaddleBottle2neck`).
@@ -23,7 +23,9 @@ import timm
 import torch
 from torch import nn
 
-__all__ = ["PaddleSE", "PaddleBottle2neck", "add_first_shortcut", "move_stride_to_conv1",
+from .layers.paddle_se import PaddleSE
+
+__all__ = ["PaddleBottle2neck", "add_first_shortcut", "move_stride_to_conv1",
            "build_resnet", "build_res2net", "VERSIONS"]
 
 # PaddleClas's ResNet versions (docs FAQ): stem and where the stride / shortcut pooling sit.
@@ -35,22 +37,6 @@ VERSIONS = {
 }
 # PaddleClas's 200-layer nets are (3, 12, 48, 3); timm's resnet200 is (3, 24, 36, 3).
 _PADDLE_LAYERS = {200: (3, 12, 48, 3)}
-
-
-class PaddleSE(nn.Module):
-    """PaddleClas's squeeze-and-excitation: global average, ``Linear(C, int(C / reduction))``,
-    ReLU, ``Linear(., C)``, sigmoid, scale. Sits after the last BN of a block, before the add."""
-
-    def __init__(self, channels: int, reduction: int = 16, device=None, dtype=None):
-        super().__init__()
-        hidden = int(channels / reduction)
-        self.fc1 = nn.Linear(channels, hidden, device=device, dtype=dtype)
-        self.fc2 = nn.Linear(hidden, channels, device=device, dtype=dtype)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scale each channel of ``x`` by its excitation."""
-        scale = torch.sigmoid(self.fc2(torch.relu(self.fc1(x.mean((2, 3))))))
-        return x * scale[:, :, None, None]
 
 
 class PaddleBottle2neck(nn.Module):

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .mobile_layers import ConvBNAct, MobileNetBase, channel_shuffle
+from .layers.mobile import ConvBNAct, MobileNetBase, channel_shuffle
 
 __all__ = ["ShuffleNetV2Paddle", "SHUFFLENET_WIDTHS"]
 

@@ -17,7 +17,7 @@ import torch
 from timm.layers import Attention, DropPath, Mlp, trunc_normal_
 from torch import nn
 
-from .plain_net import FourStageMapMixin
+from .layers.plain_net import FourStageMapMixin
 
 __all__ = ["UniFormer", "CBlock", "SABlock"]
 

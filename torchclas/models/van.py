@@ -10,7 +10,7 @@ import torch
 from timm.layers import DropPath
 from torch import nn
 
-from .plain_net import PlainNet, stage_info
+from .layers.plain_net import PlainNet, stage_info
 
 __all__ = ["VAN", "LargeKernelAttention", "VANBlock"]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from torch import nn
 
-from .downscale_dropout import DownscaleInInferDropout
-from .plain_net import PlainNet, stage_info
+from .layers.downscale_dropout import DownscaleInInferDropout
+from .layers.plain_net import PlainNet, stage_info
 
 __all__ = ["VGG", "VGG_DEPTHS"]
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .plain_net import PlainNet
+from .layers.plain_net import PlainNet
 
 __all__ = ["Xception", "XCEPTION_DEPTHS"]
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from timm.layers import Conv2dSame
 from torch import nn
 
-from ..transformer_compat import order_like
+from ..io.paddle_order import order_like
 from ..zoo import ModelEntry, timm_row
 
 

@@ -12,8 +12,8 @@ from functools import partial
 
 from torch import nn
 
-from ..beit_compat import paddle_beit
-from ..transformer_compat import order_like
+from ..layers.beit import paddle_beit
+from ..io.paddle_order import order_like
 from ..zoo import ModelEntry
 from .extra_cnn import _stem_first, tf_efficientnetv2
 

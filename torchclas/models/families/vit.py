@@ -13,11 +13,12 @@ from typing import Any
 
 import timm
 import torch
-from timm.layers import PatchEmbed
+import torch.nn.functional as F
+from timm.layers import Attention, PatchEmbed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from ..transformer_compat import EmbedDimScaledAttention, drop_keys, next_stage, order_like, tokens_first
+from ..io.paddle_order import drop_keys, next_stage, order_like, tokens_first
 from ..zoo import ModelEntry, timm_row
 
 _LN_1E5 = partial(nn.LayerNorm, eps=1e-5)
@@ -28,6 +29,34 @@ _CONVNEXT_RENAMES = ((r"^head\.", "head.fc."), (r"^norm\.", "head.norm."), (r"^d
                      (r"^downsample_layers\.(\d+)\.", r"stages.\1.downsample."),
                      (r"^stages\.(\d+)\.(\d+)\.", r"stages.\1.blocks.\2."), (r"\.dwconv\.", ".conv_dw."),
                      (r"\.pwconv1\.", ".mlp.fc1."), (r"\.pwconv2\.", ".mlp.fc2."))
+
+
+class EmbedDimScaledAttention(Attention):
+    """timm ``Attention`` whose logits are scaled by ``dim ** -0.5`` (the token width), not
+    ``head_dim ** -0.5``; the fused (SDPA) and the explicit paths both use that scale."""
+
+    def __init__(self, dim: int, *args, **kwargs):
+        super().__init__(dim, *args, **kwargs)
+        self.scale = dim ** -0.5
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None,
+                is_causal: bool = False) -> torch.Tensor:
+        """Multi-head self-attention over ``x`` of shape (B, N, C)."""
+        batch, tokens, _ = x.shape
+        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        q, k = self.q_norm(q), self.k_norm(k)
+        if self.fused_attn:
+            x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
+                                               dropout_p=self.attn_drop.p if self.training else 0.0,
+                                               scale=self.scale)
+        else:
+            attn = (q * self.scale) @ k.transpose(-2, -1)
+            if attn_mask is not None:
+                attn = attn + attn_mask
+            x = self.attn_drop(attn.softmax(dim=-1)) @ v
+        x = self.norm(x.transpose(1, 2).reshape(batch, tokens, self.attn_dim))
+        return self.proj_drop(self.proj(x))
 
 
 def _timm_order(timm_name: str, renames=(), drop: str | None = None, **kwargs: Any):
