@@ -1,4 +1,5 @@
-"""The classic/GPU-server CNN rows (families/cnn.py) and our own VGG, AlexNet, SqueezeNet.
+"""The classic/GPU-server CNN rows (models/vgg.py, alexnet.py, squeezenet.py, inception.py, darknet.py, densenet.py,
+dpn.py, efficientnet.py, pphgnet.py, dla.py, starnet.py) and our own VGG, AlexNet, SqueezeNet.
 
 Parameter counts are PaddleClas's ``sum(p.numel() for p in model.parameters())`` at
 class_num=1000, measured in the Paddle venv; Paddle counts BatchNorm statistics as parameters,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from torchclas.models import MODEL_TABLE, create_model
-from torchclas.models.families.vit import EmbedDimScaledAttention
+from torchclas.models.vit import EmbedDimScaledAttention
 from torchclas.models.io.paddle_order import drop_keys, order_like, tokens_first
 
 # Trainable parameters of PaddleClas's model at class_num=1000 (measured in its own venv:

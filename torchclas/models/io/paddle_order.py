@@ -9,12 +9,14 @@ next to their family).
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Callable, Iterable
 
+import timm
 import torch
 from torch import nn
 
-__all__ = ["tokens_first", "drop_keys", "order_like", "next_stage"]
+__all__ = ["tokens_first", "drop_keys", "order_like", "timm_order", "compose", "next_stage"]
 
 
 def tokens_first(*names: str) -> Callable[[list[str]], list[str]]:
@@ -61,6 +63,21 @@ def order_like(build: Callable[[], nn.Module], renames: Iterable[tuple[str, str 
             raise ValueError(f"PaddleClas key '{unknown[0]}' (as '{rename(unknown[0])}') has no counterpart "
                              f"in {type(build()).__name__}")
         return sorted(kept, key=lambda k: position[rename(k)])
+    return reorder
+
+
+def timm_order(timm_name: str, renames: Iterable[tuple[str, str | Callable]] = (), drop: str | None = None,
+               **kwargs) -> Callable[[list[str]], list[str]]:
+    """:func:`order_like` against timm's ``timm_name`` built with ``kwargs``."""
+    return order_like(partial(timm.create_model, timm_name, **kwargs), renames, drop)
+
+
+def compose(*maps: Callable[[list[str]], list[str]]) -> Callable[[list[str]], list[str]]:
+    """Order map applying ``maps`` left to right."""
+    def reorder(keys: list[str]) -> list[str]:
+        for fn in maps:
+            keys = fn(keys)
+        return keys
     return reorder
 
 
