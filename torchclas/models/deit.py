@@ -11,8 +11,9 @@ _TOP1 = {"tiny_patch16_224": 71.8, "small_patch16_224": 79.6, "base_patch16_224"
          "tiny_distilled_patch16_224": 74.1, "small_distilled_patch16_224": 80.9,
          "base_distilled_patch16_224": 83.1, "base_patch16_384": 83.0, "base_distilled_patch16_384": 85.1}
 
+_DISTILLED_NOTE = "distilled: logits are the mean of the class and distillation heads"
+
 ROWS: list[ModelEntry] = [
-    timm_row(f"DeiT_{name}", "DeiT", f"deit_{name}", input_size=(3, 384, 384) if name.endswith("384") else
-             (3, 224, 224), top1=top1, paddle_reorder=VIT_TOKEN_ORDER,
-             note="distilled: logits are the mean of the class and distillation heads" if "distilled" in name else "")
+    timm_row(f"DeiT_{name}", "DeiT", f"deit_{name}", input_size=(3, int(name[-3:]), int(name[-3:])), top1=top1,
+             paddle_reorder=VIT_TOKEN_ORDER, note=_DISTILLED_NOTE if "distilled" in name else "")
     for name, top1 in _TOP1.items()]
