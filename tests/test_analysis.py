@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from torchclas.benchmark import BenchmarkRow, read_csv, time_passes, write_csv
-from torchclas.models import MODEL_TABLE, ModelEntry, list_models
+from torchclas.config.registry import Registry
+from torchclas.models import MODEL_TABLE, ModelEntry, analysis, list_models
 from torchclas.models.analysis import (count_flops, count_params, deploy_form, load_stats, measure, model_info,
                                        write_stats)
 from torchclas.plot_zoo import PLOTS, accuracy_table, plot_zoo
@@ -101,7 +102,9 @@ def test_write_stats_counts_matching_rows_and_reports_failures(tmp_path, monkeyp
     def broken(**kwargs):
         raise RuntimeError("no such layer")
     name = "PPLCNet_x0_25_broken"
-    monkeypatch.setitem(MODEL_TABLE, name, ModelEntry(name, "PP-LCNet", broken, "ours"))
+    # MODEL_TABLE is a read-only Registry: give the analysis module a table with the broken row
+    monkeypatch.setattr(analysis, "MODEL_TABLE",
+                        Registry("model", {**MODEL_TABLE, name: ModelEntry(name, "PP-LCNet", broken, "ours")}))
     path = tmp_path / "stats.json"
     counted, failures = write_stats("pplcnet_x0_25*", path)  # case-insensitive
     assert set(counted) == {"PPLCNet_x0_25"}

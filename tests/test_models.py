@@ -13,7 +13,7 @@ from torch import nn
 import torchclas.models
 from torchclas.models import (MODEL_TABLE, create_model, list_models, load_pretrained, read_state_dict,
                               resolve_weights_path)
-from torchclas.models.heads import ExtraFCClassifier, add_extra_fc
+from torchclas.models.layers.heads import ExtraFCClassifier, add_extra_fc
 
 FAMILIES = sorted({entry.family for entry in MODEL_TABLE.values()})
 STATS = json.loads((Path(torchclas.models.__file__).parent / "zoo_stats.json").read_text())

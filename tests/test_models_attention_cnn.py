@@ -1,4 +1,4 @@
-"""VAN, RedNet and PeleeNet rows (families/attention_cnn.py; models van.py, rednet.py, peleenet.py).
+"""VAN, RedNet and PeleeNet rows (models/van.py, rednet.py, peleenet.py).
 
 Parameter counts are PaddleClas's state dicts at class_num=1000 (elements, tensors; BatchNorm
 statistics included), measured in the Paddle venv; ours drop ``num_batches_tracked``.

@@ -1,4 +1,5 @@
-"""The classic/GPU-server CNN rows (families/cnn.py) and our own VGG, AlexNet, SqueezeNet.
+"""The classic/GPU-server CNN rows (models/vgg.py, alexnet.py, squeezenet.py, inception.py, darknet.py, densenet.py,
+dpn.py, efficientnet.py, pphgnet.py, dla.py, starnet.py) and our own VGG, AlexNet, SqueezeNet.
 
 Parameter counts are PaddleClas's ``sum(p.numel() for p in model.parameters())`` at
 class_num=1000, measured in the Paddle venv; Paddle counts BatchNorm statistics as parameters,
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from torchclas.models import MODEL_TABLE, create_model
-from torchclas.models.downscale_dropout import DownscaleInInferDropout
+from torchclas.models.layers.downscale_dropout import DownscaleInInferDropout
 from tests.conftest import paddle_state_size
 
 PADDLE_COUNTS = {  # name: (elements, tensors) of PaddleClas's state dict at class_num=1000

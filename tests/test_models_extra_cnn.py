@@ -1,4 +1,5 @@
-"""HarDNet, MobileNeXt and MicroNet (ours), FasterNet, EfficientNetV2-S and TinyNet rows (families/extra_cnn.py).
+"""HarDNet, MobileNeXt and MicroNet (ours), FasterNet, EfficientNetV2-S and TinyNet rows
+(models/hardnet.py, mobilenext.py, micronet.py, fasternet.py, efficientnet_v2.py, efficientnet.py).
 
 Parameter counts are PaddleClas's state dicts at class_num=1000 (elements, tensors; BatchNorm
 statistics included), measured in the Paddle venv; ours drop ``num_batches_tracked``.
@@ -15,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from torchclas.models import create_model
-from torchclas.models.families.extra_cnn import _FASTERNET_RENAMES, _stem_first
+from torchclas.models.efficientnet_v2 import _stem_first
+from torchclas.models.fasternet import _FASTERNET_RENAMES
 from torchclas.models.hardnet import HarDBlock, _link
 from torchclas.models.micronet import DynamicShiftMax, HardSigmoid, MicroNet
 from torchclas.models.mobilenext import SandglassBlock

@@ -1,4 +1,4 @@
-"""HRNet rows (families/hrnet.py, models/hrnet_paddle.py): sizes, head, SE, widths (no Paddle needed).
+"""HRNet rows (models/hrnet.py): sizes, head, SE, widths (no Paddle needed).
 
 State sizes are PaddleClas's ``HRNet(width=w, has_se=...)`` at class_num=1000, measured in the
 Paddle venv: elements and tensors of its state dict (BN statistics included), so ours is the
@@ -14,8 +14,8 @@ from timm.models.resnet import BasicBlock, Bottleneck
 from torch import nn
 
 from torchclas.models import MODEL_TABLE, create_model
-from torchclas.models.hrnet_paddle import hrnet_stage_widths
-from torchclas.models.resnet_variants import PaddleSE
+from torchclas.models.hrnet import hrnet_stage_widths
+from torchclas.models.layers.paddle_se import PaddleSE
 
 PADDLE_STATE_SIZES = {  # name: (elements, tensors)
     "HRNet_W18_C": (21346380, 1627), "HRNet_W30_C": (37779660, 1627), "HRNet_W32_C": (41303464, 1627),

@@ -1,4 +1,5 @@
-"""The Xception, Xception-DeepLab, InceptionV4 and GoogLeNet rows (families/inception.py) and
+"""The Xception, Xception-DeepLab, InceptionV4 and GoogLeNet rows (models/xception.py,
+inception.py, googlenet.py) and
 our own Xception, InceptionV4 and GoogLeNet.
 
 Parameter counts are PaddleClas's state dict at class_num=1000 (BatchNorm statistics

@@ -1,4 +1,5 @@
-"""EfficientNetV2 M/L/XL, WideResNet (ours), BEiTv2 and CAE rows (families/more_rows.py).
+"""EfficientNetV2 M/L/XL, WideResNet (ours), BEiTv2 and CAE rows
+(models/efficientnet_v2.py, wideresnet.py, foundation_vit.py, cae.py).
 
 Sizes are PaddleClas's state dicts at class_num=1000 (elements, tensors; BN statistics included),
 measured in the Paddle venv, less what conversion drops: the BEiT models' per-block
@@ -14,8 +15,8 @@ from torch import nn
 
 from tests.conftest import paddle_state_size
 from torchclas.models import MODEL_TABLE, create_model
-from torchclas.models.beit_compat import sincos_pos_embed
-from torchclas.models.families.extra_cnn import BottomRightPadConv2d
+from torchclas.models.layers.beit import sincos_pos_embed
+from torchclas.models.efficientnet_v2 import BottomRightPadConv2d
 from torchclas.models.wideresnet import WideResNet
 
 _INDEX = 197 * 197  # one relative_position_index buffer

@@ -6,12 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from torchclas.models import create_model
-from torchclas.models.families import resnet as resnet_family
+from torchclas.models import create_model, regnet, resnest, resnet
+from torchclas.models.layers.paddle_se import PaddleSE
 from torchclas.models.resnest import PaddleResNeStBottleneck
-from torchclas.models.resnet_variants import PaddleBottle2neck, PaddleSE, build_resnet
+from torchclas.models.resnet import PaddleBottle2neck, build_resnet
 
-ROWS = [row.name for row in resnet_family.rows()]
+ROWS = [row.name for family in (resnet, resnest, regnet) for row in family.ROWS]
 
 # sum of trainable parameters of PaddleClas's own model at class_num=1000, measured in the
 # Paddle venv (`backbone.<name>(class_num=1000)`, parameters without stop_gradient).

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from torchclas.models import MODEL_TABLE, create_model
-from torchclas.models.transformer_compat import EmbedDimScaledAttention, drop_keys, order_like, tokens_first
+from torchclas.models.vit import EmbedDimScaledAttention
+from torchclas.models.io.paddle_order import drop_keys, order_like, tokens_first
 
 # Trainable parameters of PaddleClas's model at class_num=1000 (measured in its own venv:
 # its parameters() minus BN running statistics, which Paddle counts as parameters).

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from torchclas.models import create_model
-from torchclas.models.paddle_weights import (PaddleStateError, convert_paddle_state, read_pdparams,
+from torchclas.models.io.paddle_weights import (PaddleStateError, convert_paddle_state, read_pdparams,
                                              STRUCTURE_KEY)
 
 _PADDLE_SUFFIX = {"running_mean": "_mean", "running_var": "_variance"}

@@ -15,8 +15,8 @@ from torchclas.configure import config_from_dict
 from torchclas.engine.checkpoint import save_weights
 from torchclas.export import build_inference_model, export_onnx
 from torchclas.models import MODEL_TABLE, create_model
-from torchclas.models.acnet import ACBlock, acb_suitable, apply_acb
-from torchclas.models.families.repvgg import RepVGG, repvgg_config
+from torchclas.models.layers.acnet import ACBlock, acb_suitable, apply_acb
+from torchclas.models.repvgg import RepVGG, repvgg_config
 from torchclas.models.reparam import fold_conv_bn, reparameterize_model
 
 from conftest import EVAL_OPS

@@ -12,8 +12,8 @@ from torch import nn
 
 from torchclas.engine.checkpoint import load_checkpoint, save_weights
 from torchclas.models import WeightsFileError, create_model, load_pretrained, read_state_dict
-from torchclas.models.paddle_weights import PaddleStateError, read_pdparams
-from torchclas.models.weights import load_tensors_file, sniff_file_kind
+from torchclas.models.io.paddle_weights import PaddleStateError, read_pdparams
+from torchclas.models.io.weights import load_tensors_file, sniff_file_kind
 
 
 class _RunsCode:

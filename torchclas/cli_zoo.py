@@ -42,7 +42,7 @@ def add_zoo_commands(sub: Any) -> None:
 def _cmd_convert(args: argparse.Namespace) -> None:
     from .config.errors import closest
     from .models import MODEL_TABLE
-    from .models.paddle_weights import convert_pdparams
+    from .models.io.paddle_weights import convert_pdparams
 
     if args.model not in MODEL_TABLE:
         raise ValueError(f"unknown model '{args.model}'{closest(args.model, MODEL_TABLE)}")

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from torchclas.models import create_model
-from torchclas.models.paddle_weights import convert_pdparams
+from torchclas.models.io.paddle_weights import convert_pdparams
 
 ROOT = Path(__file__).resolve().parents[2]
 PADDLE_PYTHON = Path(os.environ.get("TORCHCLAS_PADDLE_PYTHON", ROOT / ".venv-paddle/bin/python")).absolute()

@@ -11,7 +11,7 @@ import torch
 
 from tests.paddle.harness import PADDLE_PYTHON, max_logit_diff
 from torchclas.models import create_model
-from torchclas.models.paddle_weights import convert_pdparams
+from torchclas.models.io.paddle_weights import convert_pdparams
 
 pytestmark = pytest.mark.paddle
 

@@ -70,7 +70,7 @@ def test_micronet_logits_match_paddleclas(name, tmp_path):
 
     from tests.paddle.harness import PADDLE_PYTHON
     from torchclas.models import create_model
-    from torchclas.models.paddle_weights import convert_pdparams
+    from torchclas.models.io.paddle_weights import convert_pdparams
 
     if not PADDLE_PYTHON.exists():
         pytest.skip(f"no Paddle venv at {PADDLE_PYTHON}")

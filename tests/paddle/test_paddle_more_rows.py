@@ -19,7 +19,7 @@ import torch
 
 from tests.paddle.harness import PADDLE_PYTHON
 from torchclas.models import create_model
-from torchclas.models.paddle_weights import convert_pdparams, read_pdparams
+from torchclas.models.io.paddle_weights import convert_pdparams, read_pdparams
 
 pytestmark = pytest.mark.paddle
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from torchclas.models import create_model
-from torchclas.models.paddle_weights import convert_pdparams
+from torchclas.models.io.paddle_weights import convert_pdparams
 
 from .harness import PADDLE_PYTHON, max_logit_diff, paddle_reference
 

@@ -14,7 +14,7 @@ import torch
 
 from tests.paddle.harness import max_logit_diff, paddle_reference
 from torchclas.models import create_model
-from torchclas.models.paddle_weights import convert_pdparams
+from torchclas.models.io.paddle_weights import convert_pdparams
 
 pytestmark = pytest.mark.paddle
 

@@ -19,7 +19,7 @@ __all__ = ["PURPOSES", "Purpose", "config_path_problems", "check_config_paths"]
 Purpose = Literal["train", "eval", "export", "infer"]
 PURPOSES: tuple[str, ...] = ("train", "eval", "export", "infer")
 """The commands whose paths `check_config_paths` knows."""
-_WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pdparams")  # as models.weights.resolve_weights_path
+_WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pdparams")  # as models.io.weights.resolve_weights_path
 
 
 

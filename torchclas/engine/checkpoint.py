@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch import nn
 
-from ..models.weights import WeightsFileError, load_tensors_file, read_state_dict
+from ..models.io.weights import WeightsFileError, load_tensors_file, read_state_dict
 from ..utils.files import atomic_write
 from .manifest import CheckpointError, commit_files, manifest_path, verify
 

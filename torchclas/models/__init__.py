@@ -1,4 +1,10 @@
-"""Models: the PaddleClas-name table and ``create_model``."""
+"""Models: the PaddleClas-name table and ``create_model``.
+
+Layout: one module per family (``resnet.py``, ``mobilenet_v3.py``, ``vit.py``, ...) holding its
+architecture and its table rows; ``entry.py`` (the row type), ``table.py`` (``MODEL_TABLE``,
+gathered from an explicit list of family modules), ``layers/`` (blocks several families share),
+``io/`` (weights files and PaddleClas conversion), ``reparam.py`` (branch folding).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,10 @@ from typing import Any, Sequence
 from torch import nn
 
 from ..config.errors import closest
-from .heads import FeatureExtractor, add_extra_fc
-from .weights import WeightsFileError, load_pretrained, read_state_dict, resolve_weights_path
-from .zoo import MODEL_TABLE, ModelEntry
+from .entry import ModelEntry
+from .io.weights import WeightsFileError, load_pretrained, read_state_dict, resolve_weights_path
+from .layers.heads import FeatureExtractor, add_extra_fc
+from .table import MODEL_TABLE
 
 __all__ = ["FeatureExtractor", "MODEL_TABLE", "ModelEntry", "create_model", "list_models", "load_pretrained",
            "read_state_dict", "resolve_weights_path"]
@@ -55,7 +62,7 @@ def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path
     except TypeError as exc:
         raise ValueError(f"model '{name}': bad Arch argument: {exc}") from None
     if acb:
-        from .acnet import apply_acb
+        from .layers.acnet import apply_acb
         model = apply_acb(model)
     if extra_fc:
         model = add_extra_fc(model, extra_fc, extra_fc_act, drop_rate=kwargs.get("drop_rate", 0.0))

@@ -6,10 +6,11 @@ from typing import Any
 
 from torch import nn
 
-from .downscale_dropout import DownscaleInInferDropout
-from .plain_net import PlainNet, stage_info
+from .entry import ModelEntry
+from .layers.downscale_dropout import DownscaleInInferDropout
+from .layers.plain_net import PlainNet, stage_info
 
-__all__ = ["AlexNet"]
+__all__ = ["AlexNet", "ROWS"]
 
 
 def _conv(in_chs: int, out_chs: int, kernel: int, stride: int, padding: int, pool: bool) -> nn.Sequential:
@@ -45,3 +46,7 @@ class AlexNet(PlainNet):
         self.num_features = 4096
         self.fc = self._make_classifier(num_classes)
         self.feature_info = stage_info([64, 192, 384, 256, 256], [8, 16, 16, 16, 32])
+
+
+ROWS: list[ModelEntry] = [ModelEntry("AlexNet", "AlexNet", AlexNet, "ours", top1=56.7,
+                                     note="torchvision's shapes; Paddle's downscale-in-infer dropouts")]

@@ -31,8 +31,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .entry import ModelEntry
 from .reparam import folds_itself, reparameterize_model
-from .zoo import MODEL_TABLE, ModelEntry
+from .table import MODEL_TABLE
 
 __all__ = ["STATS_PATH", "ModelStats", "count_params", "count_flops", "deploy_form", "measure",
            "load_stats", "write_stats", "model_info"]

@@ -5,6 +5,8 @@ branch (the last stage attends over the whole map in one branch) with LePE: a de
 conv of V per stripe added to the attention output. Stripe sizes follow PaddleClas: a branch
 of stage ``i`` uses stripes of the full map side by ``split`` (and the transpose). Module
 names and registration order are PaddleClas's, so its weights convert in order.
+
+``ROWS``: CSWin tiny/small/base/large at 224, base/large at 384.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import torch
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
-from .plain_net import LinearHeadMixin
+from .entry import ModelEntry
+from .layers.plain_net import LinearHeadMixin
 
-__all__ = ["CSWinTransformer"]
+__all__ = ["CSWinTransformer", "ROWS"]
 
 
 class LePEAttention(nn.Module):
@@ -183,3 +186,27 @@ class CSWinTransformer(LinearHeadMixin, nn.Module):
         """Token mean, then (unless ``pre_logits``) the classifier."""
         x = x.mean(dim=1)
         return x if pre_logits else self.head(x)
+
+
+# CSWinTransformer_en.md; its last row is labelled base_384 but has large's params/FLOPs.
+_CSWIN_TOP1 = {"tiny_224": 82.81, "small_224": 83.58, "base_224": 84.20, "large_224": 86.43,
+              "base_384": 85.50, "large_384": 87.48}
+
+
+def _rows() -> list[ModelEntry]:
+    """PaddleClas's ``model_zoo/cswin_transformer.py``."""
+    specs = (("tiny_224", 224, 64, (1, 2, 21, 1), (2, 4, 8, 16), 0.2),
+             ("small_224", 224, 64, (2, 4, 32, 2), (2, 4, 8, 16), 0.4),
+             ("base_224", 224, 96, (2, 4, 32, 2), (4, 8, 16, 32), 0.5),
+             ("base_384", 384, 96, (2, 4, 32, 2), (4, 8, 16, 32), 0.5),
+             ("large_224", 224, 144, (2, 4, 32, 2), (6, 12, 24, 24), 0.5),
+             ("large_384", 384, 144, (2, 4, 32, 2), (6, 12, 24, 24), 0.5))
+    return [ModelEntry(f"CSWinTransformer_{tag}", "CSWinTransformer", CSWinTransformer, "ours",
+                       kwargs=dict(img_size=size, embed_dim=dim, depths=depths, num_heads=heads,
+                                   splits=(1, 2, 7, 7) if size == 224 else (1, 2, 12, 12), drop_path_rate=dpr),
+                       input_size=(3, size, size), top1=_CSWIN_TOP1[tag],
+                       note="own code (timm has no CSWin); stripe layout fixed by img_size")
+            for tag, size, dim, depths, heads, dpr in specs]
+
+
+ROWS: list[ModelEntry] = _rows()

@@ -6,20 +6,24 @@ v at stride 2) and then linear projections; only the last stage has a class toke
 the conv projections. Module names and registration order are PaddleClas's, so its weights
 convert in order. PaddleClas quirks kept: attention logits are scaled by ``dim ** -0.5`` (the
 full width, not the head width) and the MLP activation is QuickGELU (``x * sigmoid(1.702 x)``).
+
+``ROWS``: CvT-13/21 at 224 and 384, CvT-W24 at 384.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import partial
 from typing import Sequence
 
 import torch
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
-from .plain_net import LinearHeadMixin
+from .entry import ModelEntry
+from .layers.plain_net import LinearHeadMixin
 
-__all__ = ["CvT", "CVT_SPECS"]
+__all__ = ["CvT", "CVT_SPECS", "ROWS"]
 
 # name -> (widths, heads, depths, last-stage drop-path rate); every row has 3 stages with
 # patch sizes 7/3/3, strides 4/2/2 and a class token in the last stage only.
@@ -205,3 +209,16 @@ class CvT(LinearHeadMixin, nn.Module):
         """Logits (or the pooled features with ``pre_logits``) from :meth:`forward_features`."""
         x = x[:, 0]
         return x if pre_logits else self.head(x)
+
+
+def _rows() -> list[ModelEntry]:
+    """PaddleClas's ``model_zoo/cvt.py``; 224 and 384 rows share weights' shapes (no position
+    embedding), only the input size differs."""
+    return [ModelEntry(f"CvT_{variant}_{size}", "CvT", partial(CvT, variant), "ours",
+                       input_size=(3, size, size),
+                       note="own code (timm has no CvT); attention scaled by width**-0.5 and QuickGELU "
+                            "MLPs as in PaddleClas")
+            for variant, size in (("13", 224), ("13", 384), ("21", 224), ("21", 384), ("W24", 384))]
+
+
+ROWS: list[ModelEntry] = _rows()

@@ -13,8 +13,8 @@ from torch import nn
 
 from ..config import Config
 from . import create_model
+from .io.weights import load_pretrained, read_state_dict
 from .reparam import folds_itself, reparameterize_model
-from .weights import load_pretrained, read_state_dict
 
 __all__ = ["checkpoint_class_num", "build_inference_model", "has_train_time_branches"]
 

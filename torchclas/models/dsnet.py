@@ -8,6 +8,8 @@ Module names and registration order are PaddleClas's, so its weights convert in 
 PaddleClas quirks kept: the attention half is the *first* half of the channels; a map
 downsampled to one row/column takes the first one (Paddle's bilinear resize); stochastic depth
 rates of stages 2-4 restart from the first rates instead of continuing the linspace.
+
+``ROWS``: DSNet tiny, small, base.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import torch.nn.functional as F
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
-from .plain_net import FourStageMapMixin
+from .entry import ModelEntry
+from .layers.plain_net import FourStageMapMixin
 
-__all__ = ["DSNet", "MixBlock", "paddle_bilinear"]
+__all__ = ["DSNet", "MixBlock", "paddle_bilinear", "ROWS"]
 
 _DOWNSAMPLE = (8, 4, 2, 2)  # attention-half downsampling per stage
 
@@ -158,3 +161,18 @@ class DSNet(FourStageMapMixin, nn.Module):
         if isinstance(m, nn.Linear):
             trunc_normal_(m.weight, std=0.02)
             nn.init.zeros_(m.bias)
+
+
+# docs/zh_CN/models/ImageNet1k/DSNet.md (PaddleClas's own top-1)
+_DSNET = {"tiny": ((2, 2, 4, 1), 79.2), "small": ((3, 4, 8, 3), 81.4), "base": ((3, 4, 28, 3), 81.8)}
+
+
+def _rows() -> list[ModelEntry]:
+    """PaddleClas's ``model_zoo/dsnet.py`` (no overlapping embeddings, no conv FFN: its defaults)."""
+    return [ModelEntry(f"DSNet_{tag}", "DSNet", DSNet, "ours", kwargs=dict(depth=depth), top1=top1,
+                       note="own code (timm has no DSNet); input size not fixed as in PaddleClas; "
+                            "PaddleClas's stage-local stochastic-depth rates kept")
+            for tag, (depth, top1) in _DSNET.items()]
+
+
+ROWS: list[ModelEntry] = _rows()

@@ -3,19 +3,23 @@
 ShuffleNetV2-like units with hard-swish, SE and a depthwise+pointwise fusion after the
 stride-2 concat; the head conv after pooling has no bias and feeds the classifier through a
 0.2 ``downscale_in_infer`` dropout (the row's ``paddle_dropout``).
+
+``ROWS``: ESNet x0.25 ... x1.0.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 from timm.layers import make_divisible
 from torch import nn
 
-from .mobile_layers import ConvBNAct, MobileNetBase, SEModule, channel_shuffle
+from .entry import ModelEntry, scale_tag
+from .layers.mobile import ConvBNAct, MobileNetBase, SEModule, channel_shuffle
 
-__all__ = ["ESNetPaddle"]
+__all__ = ["ESNetPaddle", "ROWS"]
 
 _REPEATS = (3, 7, 3)
 
@@ -85,3 +89,12 @@ class ESNetPaddle(MobileNetBase):
 def esnet_paddle(scale: float, **kwargs: Any) -> ESNetPaddle:
     """PaddleClas's ``ESNet_x{scale}``."""
     return ESNetPaddle(scale, **kwargs)
+
+
+# PaddleClas's published ImageNet top-1 (%), ESNet_en.md
+_TOP1 = {0.25: 62.48, 0.5: 68.82, 0.75: 72.24, 1.0: 73.92}
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"ESNet_x{scale_tag(scale)}", "ESNet", partial(esnet_paddle, scale=scale), "ours", top1=top1,
+               paddle_dropout=0.2, note="timm has no ESNet")
+    for scale, top1 in _TOP1.items()]

@@ -3,20 +3,24 @@
 Ours because timm's ``ghostnet_*`` differs from it: PaddleClas's SE uses Linear layers reducing
 to ``channels // 4`` and gates with ``clip(x, 0, 1)`` (timm: 1x1 convs, rounded widths, hard
 sigmoid), and its post-pooling 1280 conv has a BN and no bias (timm: biased, no BN).
+
+``ROWS``: GhostNet x0.5, x1.0, x1.3.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
 from timm.layers import make_divisible
 from torch import nn
 
-from .mobile_layers import ConvBNAct, MobileNetBase
+from .entry import ModelEntry, scale_tag
+from .layers.mobile import ConvBNAct, MobileNetBase
 
-__all__ = ["GhostNetPaddle"]
+__all__ = ["GhostNetPaddle", "ROWS"]
 
 # kernel, expanded width, out width, SE, stride
 _CONFIG = ((3, 16, 16, 0, 1), (3, 48, 24, 0, 2), (3, 72, 24, 0, 1), (5, 72, 40, 1, 2), (5, 120, 40, 1, 1),
@@ -103,3 +107,12 @@ class GhostNetPaddle(MobileNetBase):
 def ghostnet_paddle(scale: float, **kwargs: Any) -> GhostNetPaddle:
     """PaddleClas's ``GhostNet_x{scale}``."""
     return GhostNetPaddle(scale, **kwargs)
+
+
+# PaddleClas's published ImageNet top-1 (%), Mobile_en.md
+_TOP1 = {0.5: 66.8, 1.0: 74.0, 1.3: 75.7}
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"GhostNet_x{scale_tag(scale)}", "GhostNet", partial(ghostnet_paddle, scale=scale), "ours",
+               top1=top1, note="timm's GhostNet has conv SE with hard sigmoid and a biased, BN-free head conv")
+    for scale, top1 in _TOP1.items()]

@@ -13,15 +13,17 @@ interface) and, built with ``aux_heads=True``, gives all three from :meth:`GoogL
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
 from torch import nn
 
-from .downscale_dropout import DownscaleInInferDropout
-from .plain_net import PlainNet, stage_info
+from .entry import ModelEntry
+from .layers.downscale_dropout import DownscaleInInferDropout
+from .layers.plain_net import PlainNet, stage_info
 
-__all__ = ["GoogLeNet", "InceptionBlock", "AuxHead"]
+__all__ = ["GoogLeNet", "InceptionBlock", "AuxHead", "ROWS"]
 
 # in, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection (PaddleClas's Inception arguments)
 _BLOCKS = {
@@ -137,3 +139,18 @@ class GoogLeNet(PlainNet):
                 taps.append(x)
         x = self.stages[3](x)
         return self.forward_head(x), self.aux1(taps[0]), self.aux2(taps[1])
+
+
+_AUX_KEYS = re.compile(r"^(_conv_o[12]|_fc_o[12]|_out[12])\.")
+
+
+def drop_aux_keys(keys: list[str]) -> list[str]:
+    """PaddleClas key order map: GoogLeNet's auxiliary heads are training-only; the row builds without them."""
+    return [k for k in keys if not _AUX_KEYS.match(k)]
+
+
+ROWS: list[ModelEntry] = [
+    ModelEntry("GoogLeNet", "GoogLeNet", GoogLeNet, "ours", top1=70.7, paddle_reorder=drop_aux_keys,
+               note="no BatchNorm; forward gives the main logits; aux_heads=True adds PaddleClas's two "
+                    "auxiliary heads for forward_aux() -> (main, aux1, aux2), weighted 1/0.3/0.3 by its "
+                    "GoogLeNetLoss (their PaddleClas weights are not converted)")]

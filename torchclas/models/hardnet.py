@@ -4,16 +4,20 @@
 Layers are registered in PaddleClas's order (``hardnet.py``'s ``base`` list: two stem convs, a
 max-pool or depthwise downsampling, then per stage a harmonic dense block, a 1x1 transition
 conv and an optional downsampling), so PaddleClas weights convert by order.
+
+``ROWS``: HarDNet39_ds, HarDNet68_ds, HarDNet68, HarDNet85.
 """
 
 from __future__ import annotations
 
+from functools import partial
 import torch
 from torch import nn
 
-from .plain_net import PlainNet
+from .entry import ModelEntry
+from .layers.plain_net import PlainNet
 
-__all__ = ["HarDNet", "HarDBlock", "ARCHS"]
+__all__ = ["HarDNet", "HarDBlock", "ARCHS", "ROWS"]
 
 # arch: (stem widths, stage widths, growth rates, grmul, layers per block, downsample after stage)
 ARCHS = {
@@ -139,3 +143,10 @@ class HarDNet(PlainNet):
         self.num_features = chs
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Dropout(drop_rate))
         self.fc = self._make_classifier(num_classes)
+
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(name, "HarDNet", partial(HarDNet, arch=arch, depthwise=depthwise), "ours", top1=top1,
+               note="timm has no HarDNet; PaddleClas's layer order and ReLU6 convs")
+    for name, arch, depthwise, top1 in (("HarDNet39_ds", 39, True, 71.33), ("HarDNet68_ds", 68, True, 73.62),
+                                        ("HarDNet68", 68, False, 75.46), ("HarDNet85", 85, False, 77.44))]

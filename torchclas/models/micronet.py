@@ -4,17 +4,21 @@ and torchvision have no MicroNet).
 Micro-factorized convolutions (spatially separable k x 1 / 1 x k depthwise convs, grouped 1x1
 convs with channel shuffles) and the dynamic shift-max activation. Layers are registered in
 PaddleClas's order (``micronet.py``), so its weights convert by order.
+
+``ROWS``: MicroNet M0 ... M3.
 """
 
 from __future__ import annotations
 
+from functools import partial
 import torch
 from torch import nn
 
-from .mobile_layers import channel_shuffle
+from .entry import ModelEntry
+from .layers.mobile import channel_shuffle
 from .mobilenext import make_divisible
 
-__all__ = ["MicroNet", "DynamicShiftMax", "MicroBlock", "CONFIGS"]
+__all__ = ["MicroNet", "DynamicShiftMax", "MicroBlock", "CONFIGS", "ROWS"]
 
 # per block: stride, repeats, out, kernel, exp1, exp2, per-group (a, b), 1x1 (hidden, g1, g2), dy (y1, y2, y3),
 # activation reduction ratio — PaddleClas's NET_CONFIG rows, column for column
@@ -237,3 +241,10 @@ class MicroNet(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """A fresh classifier for ``num_classes`` (0: none, the model returns the hidden features)."""
         self.classifier = SwishLinear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
+
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"MicroNet_{variant}", "MicroNet", partial(MicroNet, variant=variant), "ours",
+               note="timm has no MicroNet; Paddle's hard sigmoid slope 0.1666667; the classifier is "
+                    "Linear + BatchNorm1d + hard swish as in PaddleClas")
+    for variant in ("M0", "M1", "M2", "M3")]

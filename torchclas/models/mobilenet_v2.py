@@ -3,18 +3,22 @@
 Ours because timm's ``mobilenetv2_*`` cannot match it: PaddleClas truncates widths
 (``int(c * scale)``, e.g. 6 or 18 channels) where timm rounds every width to a multiple of 8,
 and its first block has a 1x1 expand conv at expansion 1 (timm's has none).
+
+``ROWS``: MobileNetV2 x0.25 ... x2.0.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
-from .mobile_layers import ConvBNAct, MobileNetBase
+from .entry import ModelEntry, scale_tag
+from .layers.mobile import ConvBNAct, MobileNetBase
 
-__all__ = ["MobileNetV2Paddle", "InvertedResidual"]
+__all__ = ["MobileNetV2Paddle", "InvertedResidual", "ROWS"]
 
 # expansion, out width, repeats, stride of the first block
 _STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -67,3 +71,13 @@ class MobileNetV2Paddle(MobileNetBase):
 def mobilenet_v2_paddle(scale: float, **kwargs: Any) -> MobileNetV2Paddle:
     """PaddleClas's ``MobileNetV2_x{scale}`` (``MobileNetV2`` at 1.0)."""
     return MobileNetV2Paddle(scale, **kwargs)
+
+
+# PaddleClas's published ImageNet top-1 (%), Mobile_en.md
+_TOP1 = {0.25: 53.2, 0.5: 65.0, 0.75: 69.8, 1.0: 72.2, 1.5: 74.1, 2.0: 75.2}
+
+ROWS: list[ModelEntry] = [
+    ModelEntry("MobileNetV2" if scale == 1.0 else f"MobileNetV2_x{scale_tag(scale)}", "MobileNetV2",
+               partial(mobilenet_v2_paddle, scale=scale), "ours", top1=top1,
+               note="timm rounds widths to multiples of 8 and drops the first block's expand conv")
+    for scale, top1 in _TOP1.items()]

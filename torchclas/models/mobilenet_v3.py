@@ -10,6 +10,8 @@ timm's own ``mobilenetv3_*`` differ from PaddleClas's in five places, all config
   a hard sigmoid of slope 0.2, offset 0.5 (timm: slope 1/6);
 - the head conv is 1280 wide for both sizes and has no bias (timm: 1024 for small, biased);
 - the classifier sits behind a 0.2 ``downscale_in_infer`` dropout (the row's ``paddle_dropout``).
+
+``ROWS``: MobileNetV3 small and large, x0.35 ... x1.25.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from timm.models._efficientnet_builder import decode_arch_def
 from timm.models.mobilenetv3 import MobileNetV3, _create_mnv3
 from torch import nn
 
-__all__ = ["PaddleHardSigmoid", "mobilenet_v3_paddle", "MNV3_CONFIG"]
+from .entry import ModelEntry, scale_tag
+
+__all__ = ["PaddleHardSigmoid", "mobilenet_v3_paddle", "MNV3_CONFIG", "ROWS"]
 
 # PaddleClas NET_CONFIG: kernel, expanded width, out width, SE, activation, stride.
 MNV3_CONFIG = {
@@ -104,3 +108,17 @@ def mobilenet_v3_paddle(size: str, scale: float, use_se: bool = True, drop_rate:
         f"mobilenetv3_{size}_100", pretrained=False, block_args=_block_args(size, scale, use_se),
         stem_size=make_divisible(_STEM * scale), fix_stem=True, round_chs_fn=int, num_features=_HEAD,
         head_bias=False, act_layer=nn.Hardswish, se_layer=se_layer, drop_rate=drop_rate, **kwargs)
+
+
+# PaddleClas's published ImageNet top-1 (%), Mobile_en.md
+_TOP1 = {"small": {0.35: 53.0, 0.5: 59.2, 0.75: 66.0, 1.0: 68.2, 1.25: 70.7},
+         "large": {0.35: 64.3, 0.5: 69.2, 0.75: 73.1, 1.0: 75.3, 1.25: 76.4}}
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"MobileNetV3_{size}_x{scale_tag(scale)}", "MobileNetV3",
+               partial(mobilenet_v3_paddle, size=size, scale=scale), "timm:MobileNetV3+paddle-config",
+               top1=top1, paddle_dropout=0.2,
+               note="timm MobileNetV3 class with PaddleClas's widths, expand conv in the first "
+                    "block, SE channels//4 with hard-sigmoid slope 0.2, 1280-wide bias-free "
+                    "head conv; use_se=False drops the SE blocks")
+    for size, scales in _TOP1.items() for scale, top1 in scales.items()]

@@ -4,18 +4,22 @@
 The sandglass block is depthwise 3x3 → 1x1 reduce (linear) → 1x1 expand (ReLU6) → depthwise 3x3
 (linear), with a residual between the wide ends. Layers are registered in PaddleClas's order
 (``mobilenext.py``), so its weights convert by order.
+
+``ROWS``: MobileNeXt x0.35 ... x1.4.
 """
 
 from __future__ import annotations
 
+from functools import partial
 import math
 
 import torch
 from torch import nn
 
-from .mobile_layers import MobileNetBase
+from .entry import ModelEntry, scale_tag
+from .layers.mobile import MobileNetBase
 
-__all__ = ["MobileNeXt", "SandglassBlock", "make_divisible"]
+__all__ = ["MobileNeXt", "SandglassBlock", "make_divisible", "ROWS"]
 
 # reduction t, output width c, blocks n, stride s of the first block
 STAGES = ((2, 96, 1, 2), (6, 144, 1, 1), (6, 192, 3, 2), (6, 288, 3, 2), (6, 384, 4, 1), (6, 576, 4, 2),
@@ -99,3 +103,9 @@ class MobileNeXt(MobileNetBase):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last block's feature map."""
         return self.features(x)
+
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"MobileNeXt_x{scale_tag(width)}", "MobileNeXt", partial(MobileNeXt, width=width), "ours",
+               note="timm has no MobileNeXt; PaddleClas's sandglass blocks (weights published for x1_0 only)")
+    for width in (0.35, 0.5, 0.75, 1.0, 1.4)]

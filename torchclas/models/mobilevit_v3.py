@@ -7,6 +7,8 @@ fused by a 1x1 conv, and the block's input is added. The blocks below are timm's
 PaddleClas's) with the V3 fusion conv swapped in and a V3 forward. The ``XXS/XS/S[_L2]`` rows
 use V1 blocks (multi-head attention over LayerNorm tokens), the ``x0_5/x0_75/x1_0`` rows V2
 blocks (linear attention over GroupNorm maps, no final 1x1 expansion).
+
+``ROWS``: MobileViTV3 XXS/XS/S (+ _L2) on V1 blocks and x0_5/x0_75/x1_0 on V2 blocks.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from timm.models.byobnet import LayerFn
 from timm.models.mobilevit import MobileVitBlock, MobileVitV2Block
 from torch import nn
 
-__all__ = ["MobileViTV3", "MobileViTV3Block", "MobileViTV3BlockV2", "MOBILEVIT_V3_SPECS"]
+from .entry import ModelEntry
+
+__all__ = ["MobileViTV3", "MobileViTV3Block", "MobileViTV3BlockV2", "MOBILEVIT_V3_SPECS", "ROWS"]
 
 _SILU_LAYERS = LayerFn(conv_norm_act=partial(ConvNormAct, act_layer=nn.SiLU), act=nn.SiLU)
 
@@ -188,3 +192,25 @@ class MobileViTV3(nn.Module):
     def reset_classifier(self, num_classes: int, **_: Any) -> None:
         """A fresh classifier for ``num_classes`` (0: none, the model returns pooled features)."""
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+
+# docs/zh_CN/models/ImageNet1k/MobileViTV3.md (PaddleClas's own top-1)
+_MOBILEVIT_V3_TOP1 = {"XXS": 70.87, "XS": 76.63, "S": 79.28, "XXS_L2": 70.28, "XS_L2": 76.07, "S_L2": 79.07,
+                      "x0_5": 72.00, "x0_75": 76.26, "x1_0": 78.38}
+
+
+def _rows() -> list[ModelEntry]:
+    """PaddleClas's ``model_zoo/mobilevit_v3.py`` (256x256 inputs, as its configs)."""
+    rows = []
+    for variant, top1 in _MOBILEVIT_V3_TOP1.items():
+        v2_based = variant.startswith("x")
+        note = ("own code on timm's MobileVitV2Block: V3 fusion (1x1 conv of global+local, plus input); "
+                "input sides must be divisible by 64" if v2_based else
+                "own code on timm's MobileVitBlock: depthwise local conv, V3 fusion (1x1 conv of "
+                "local+global, plus input)")
+        rows.append(ModelEntry(f"MobileViTV3_{variant}", "MobileViTV3", partial(MobileViTV3, variant), "ours",
+                               input_size=(3, 256, 256), top1=top1, note=note))
+    return rows
+
+
+ROWS: list[ModelEntry] = _rows()

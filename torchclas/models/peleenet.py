@@ -11,10 +11,11 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .mobile_layers import ConvBNAct
-from .plain_net import PlainNet
+from .entry import ModelEntry
+from .layers.mobile import ConvBNAct
+from .layers.plain_net import PlainNet
 
-__all__ = ["PeleeNet", "TwoWayDenseLayer", "StemBlock"]
+__all__ = ["PeleeNet", "TwoWayDenseLayer", "StemBlock", "ROWS"]
 
 
 class StemBlock(nn.Module):
@@ -95,3 +96,8 @@ class PeleeNet(PlainNet):
         self.num_features = chs
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Dropout(drop_rate))
         self.fc = self._make_classifier(num_classes)
+
+
+ROWS: list[ModelEntry] = [ModelEntry("PeleeNet", "PeleeNet", PeleeNet, "ours", top1=71.53,
+                                     note="timm has no PeleeNet; PaddleClas's two-way dense layers, dropout 0.05 "
+                                          "before the classifier")]

@@ -5,6 +5,8 @@ any width multiplier (timm registers x0.35 ... x1.5), the 1x1 head conv has no b
 stages follow PaddleClas's ``blocks2 ... blocks6`` (timm splits ``blocks5`` in two, which
 only moves a ``feature_info`` entry). The classifier sits behind a 0.2 ``downscale_in_infer``
 dropout (the row's ``paddle_dropout``).
+
+``ROWS``: PPLCNet x0.25 ... x2.5.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from timm.models._efficientnet_builder import decode_arch_def, round_channels
 from timm.models.mobilenetv3 import MobileNetV3, _create_mnv3
 from torch import nn
 
-__all__ = ["pplcnet_paddle"]
+from .entry import ModelEntry, scale_tag
+
+__all__ = ["pplcnet_paddle", "ROWS"]
 
 
 def _arch_def(use_se: bool) -> list[list[str]]:
@@ -47,3 +51,14 @@ def pplcnet_paddle(scale: float, use_se: bool = True, drop_rate: float = 0.2, **
         "lcnet_100", pretrained=False, block_args=decode_arch_def(_arch_def(use_se)), stem_size=16,
         round_chs_fn=partial(round_channels, multiplier=scale), num_features=1280, head_bias=False,
         act_layer=nn.Hardswish, se_layer=se_layer, drop_rate=drop_rate, **kwargs)
+
+
+# PaddleClas's published ImageNet top-1 (%), PP-LCNet_en.md
+_TOP1 = {0.25: 51.86, 0.35: 58.09, 0.5: 63.14, 0.75: 68.18, 1.0: 71.32, 1.5: 73.71, 2.0: 75.18, 2.5: 76.60}
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"PPLCNet_x{scale_tag(scale)}", "PP-LCNet", partial(pplcnet_paddle, scale=scale),
+               "timm:lcnet+paddle-config", top1=top1, paddle_dropout=0.2,
+               note="timm MobileNetV3/LCNet blocks, PaddleClas's stages, bias-free head conv; "
+                    "use_se=False drops the SE of the last two blocks")
+    for scale, top1 in _TOP1.items()]

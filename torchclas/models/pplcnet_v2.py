@@ -4,11 +4,14 @@ Its depthwise convs in stages 3-4 train as a sum of kxk, (k-2)x(k-2) ... 1x1 con
 and fold into one biased kxk conv for inference (:meth:`RepDepthwiseSeparable.reparameterize`,
 called by ``timm.utils.reparameterize_model``). PaddleClas also registers that folded conv
 while training, unused; its two tensors are skipped on conversion (:func:`drop_unused_fold_conv`).
+
+``ROWS``: PPLCNetV2 small, base, large.
 """
 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import torch
@@ -16,10 +19,11 @@ import torch.nn.functional as F
 from timm.layers import make_divisible
 from torch import nn
 
-from .mobile_layers import ConvBNAct, MobileNetBase, SEModule, make_act
+from .entry import ModelEntry
+from .layers.mobile import ConvBNAct, MobileNetBase, SEModule, make_act
 from .reparam import fold_conv_bn, reparameterize_model
 
-__all__ = ["PPLCNetV2Paddle", "RepDepthwiseSeparable", "drop_unused_fold_conv", "PPLCNETV2_DEPTHS"]
+__all__ = ["PPLCNetV2Paddle", "RepDepthwiseSeparable", "drop_unused_fold_conv", "PPLCNETV2_DEPTHS", "ROWS"]
 
 # base width, dw kernel, split pointwise, re-parameterisable dw, SE, shortcut
 _STAGES = ((64, 3, False, False, False, False), (128, 3, False, False, False, False),
@@ -122,3 +126,11 @@ def pplcnet_v2_paddle(size: str, **kwargs: Any) -> PPLCNetV2Paddle:
         raise ValueError(f"PPLCNetV2 size must be one of {sorted(PPLCNETV2_DEPTHS)}, got '{size}'")
     scale, depths = PPLCNETV2_DEPTHS[size]
     return PPLCNetV2Paddle(scale, depths, **kwargs)
+
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"PPLCNetV2_{size}", "PP-LCNetV2", partial(pplcnet_v2_paddle, size=size), "ours",
+               top1=77.04 if size == "base" else None,  # PP-LCNetV2_en.md
+               paddle_dropout=0.2, paddle_reorder=drop_unused_fold_conv,
+               note="timm has no PP-LCNetV2; reparameterize() folds the multi-kernel depthwise convs")
+    for size in ("small", "base", "large")]

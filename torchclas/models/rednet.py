@@ -3,20 +3,24 @@
 timm has no involution. PaddleClas subclasses Paddle's ResNet and adds its stem last, so its
 ``.pdparams`` list the stem after the classifier; the row's ``paddle_reorder``
 (:func:`stem_first`) moves it first, where this module registers it.
+
+``ROWS``: RedNet26/38/50/101/152.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mobile_layers import ConvBNAct
-from .plain_net import PlainNet
+from .entry import ModelEntry
+from .layers.mobile import ConvBNAct
+from .layers.plain_net import PlainNet
 
-__all__ = ["Involution", "RedNet", "stem_first", "DEPTHS"]
+__all__ = ["Involution", "RedNet", "stem_first", "DEPTHS", "ROWS"]
 
 DEPTHS = {26: (1, 2, 4, 1), 38: (2, 3, 5, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
@@ -114,3 +118,12 @@ class RedNet(PlainNet):
 def stem_first(keys: list[str]) -> list[str]:
     """PaddleClas's RedNet registers its ``stem`` after the classifier: move it first."""
     return [k for k in keys if k.startswith("stem.")] + [k for k in keys if not k.startswith("stem.")]
+
+
+_TOP1 = {26: 75.95, 38: 77.47, 50: 78.33, 101: 78.94, 152: 79.17}
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"RedNet{depth}", "RedNet", partial(RedNet, depth=depth), "ours", top1=top1, paddle_reorder=stem_first,
+               note="timm has no involution; unfold-based 7x7 involutions as in PaddleClas, whose stem "
+                    "is registered after the classifier (paddle_reorder)")
+    for depth, top1 in _TOP1.items()]

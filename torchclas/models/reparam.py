@@ -1,6 +1,6 @@
 """Structural re-parameterisation: fold train-time branches into single convs for inference.
 
-Blocks that train with several branches (RepVGG, MobileOne, ACNet's :class:`~.acnet.ACBlock`,
+Blocks that train with several branches (RepVGG, MobileOne, ACNet's :class:`~.layers.acnet.ACBlock`,
 PP-LCNetV2, ...) follow timm's convention: ``reparameterize()`` (or ``switch_to_deploy()``)
 folds a block in place, and ``fuse()`` returns the module that replaces it. The folded model
 computes what the branched one computes in eval mode (BN uses its running statistics), with

@@ -6,17 +6,22 @@ maths, so the block is ours (stem, stages and head stay timm's):
 * the attention's first 1x1 conv has no bias in PaddleClas (timm: bias);
 * the ``avd`` 3x3 average pool does not count padding (timm: counts it);
 * the shortcut's average pool is ``AvgPool2d(2, 2)`` with floor mode (timm: ceil mode).
+
+``ROWS``: the ResNeSt rows (top-1: PaddleClas's docs/en/models/*).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import timm
 import torch
 from torch import nn
 
-__all__ = ["PaddleSplitAttn", "PaddleResNeStBottleneck", "build_resnest"]
+from .entry import ModelEntry
+
+__all__ = ["PaddleSplitAttn", "PaddleResNeStBottleneck", "build_resnest", "ROWS"]
 
 
 class PaddleSplitAttn(nn.Module):
@@ -114,3 +119,12 @@ def build_resnest(name: str, **kwargs: Any) -> nn.Module:
         if isinstance(module, nn.Sequential) and len(module) == 3 and isinstance(module[0], nn.AvgPool2d):
             module[0] = nn.AvgPool2d(2, 2)
     return model
+
+
+_TOP1 = {"ResNeSt50_fast_1s1x64d": 80.35, "ResNeSt50": 81.02}
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(name, "ResNeSt", partial(build_resnest, name), f"timm:{timm_name}+ours(block)", top1=_TOP1.get(name),
+               note="our PaddleResNeStBottleneck: timm's has a bias in the attention fc1, "
+                    "counts padding in the avd pool and ceil-pools the shortcut")
+    for name, (timm_name, _) in RESNEST.items()]

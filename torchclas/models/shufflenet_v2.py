@@ -3,18 +3,22 @@
 Ours because timm has no ShuffleNetV2, and torchvision's has neither timm's interface nor the
 swish variant. Same layers as torchvision's; PaddleClas's width tables below (x0.25 and x0.33
 are PaddleClas's own).
+
+``ROWS``: ShuffleNetV2 x0.25 ... x2.0 and the swish variant.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
-from .mobile_layers import ConvBNAct, MobileNetBase, channel_shuffle
+from .entry import ModelEntry, scale_tag
+from .layers.mobile import ConvBNAct, MobileNetBase, channel_shuffle
 
-__all__ = ["ShuffleNetV2Paddle", "SHUFFLENET_WIDTHS"]
+__all__ = ["ShuffleNetV2Paddle", "SHUFFLENET_WIDTHS", "ROWS"]
 
 # stem, three stages, head conv
 SHUFFLENET_WIDTHS = {
@@ -86,3 +90,14 @@ class ShuffleNetV2Paddle(MobileNetBase):
 def shufflenet_v2_paddle(scale: float, act: str = "relu", **kwargs: Any) -> ShuffleNetV2Paddle:
     """PaddleClas's ``ShuffleNetV2_x{scale}`` (``ShuffleNetV2_swish``: scale 1.0, ``act="swish"``)."""
     return ShuffleNetV2Paddle(scale, act, **kwargs)
+
+
+# PaddleClas's published ImageNet top-1 (%), Mobile_en.md
+_TOP1 = {0.25: 49.9, 0.33: 53.7, 0.5: 60.3, 1.0: 68.8, 1.5: 71.6, 2.0: 73.2}
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"ShuffleNetV2_x{scale_tag(scale)}", "ShuffleNetV2", partial(shufflenet_v2_paddle, scale=scale),
+               "ours", top1=top1, note="timm has no ShuffleNetV2; PaddleClas's width tables")
+    for scale, top1 in _TOP1.items()] + [
+    ModelEntry("ShuffleNetV2_swish", "ShuffleNetV2", partial(shufflenet_v2_paddle, scale=1.0, act="swish"), "ours",
+               top1=70.0, note="ShuffleNetV2_x1_0 with swish activations")]

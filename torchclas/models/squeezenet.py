@@ -2,19 +2,23 @@
 
 torchvision's has the same layer shapes, but its max-pools round up (``ceil_mode``) where
 PaddleClas's round down, which changes every map size after the stem.
+
+``ROWS``: SqueezeNet1_0, SqueezeNet1_1.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
-from .downscale_dropout import DownscaleInInferDropout
-from .plain_net import PlainNet, stage_info
+from .entry import ModelEntry
+from .layers.downscale_dropout import DownscaleInInferDropout
+from .layers.plain_net import PlainNet, stage_info
 
-__all__ = ["SqueezeNet", "Fire"]
+__all__ = ["SqueezeNet", "Fire", "ROWS"]
 
 # (in, squeeze, expand) per fire module; "pool" marks a max-pool
 _FIRES = {
@@ -75,3 +79,9 @@ class SqueezeNet(PlainNet):
 
     def _make_classifier(self, num_classes: int) -> nn.Module:
         return nn.Conv2d(self.num_features, num_classes, 1) if num_classes > 0 else nn.Identity()
+
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"SqueezeNet{tag}", "SqueezeNet", partial(SqueezeNet, version=version), "ours", top1=top1,
+               note="floor-mode max-pools (torchvision rounds up)")
+    for tag, version, top1 in (("1_0", "1.0", 59.6), ("1_1", "1.1", 60.1))]

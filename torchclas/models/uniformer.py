@@ -7,6 +7,8 @@ depthwise 3x3 position encoding added to its input. Module names and registratio
 PaddleClas's (note ``conv1, conv2, attn`` in :class:`CBlock`, the LayerNorm before the conv in
 :class:`PatchEmbed`; the layer-scale gammas, as a block's own parameters, lead its state dict in
 both frameworks), so its weights convert in order.
+
+``ROWS``: UniFormer small, small_plus, small_plus_dim64, base, base_ls.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import torch
 from timm.layers import Attention, DropPath, Mlp, trunc_normal_
 from torch import nn
 
-from .plain_net import FourStageMapMixin
+from .entry import ModelEntry
+from .layers.plain_net import FourStageMapMixin
 
-__all__ = ["UniFormer", "CBlock", "SABlock"]
+__all__ = ["UniFormer", "CBlock", "SABlock", "ROWS"]
 
 
 class CMlp(nn.Module):
@@ -164,3 +167,25 @@ class UniFormer(FourStageMapMixin, nn.Module):
             trunc_normal_(m.weight, std=0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+# docs/zh_CN/models/ImageNet1k/UniFormer.md (PaddleClas's own top-1)
+_UNIFORMER = {  # name -> (depth, head_dim, conv_stem, layer_scale, drop_path_rate, top1)
+    "small": ((3, 4, 8, 3), 64, False, None, 0.1, 82.94),
+    "small_plus": ((3, 5, 9, 3), 32, True, None, 0.1, 83.29),
+    "small_plus_dim64": ((3, 5, 9, 3), 64, True, None, 0.1, 83.25),
+    "base": ((5, 8, 20, 7), 64, False, None, 0.3, 83.76),
+    "base_ls": ((5, 8, 20, 7), 64, False, 1e-6, 0.3, 83.98),
+}
+
+
+def _rows() -> list[ModelEntry]:
+    """PaddleClas's ``model_zoo/uniformer.py``."""
+    return [ModelEntry(f"UniFormer_{tag}", "UniFormer", UniFormer, "ours",
+                       kwargs=dict(depth=depth, head_dim=head_dim, conv_stem=conv_stem, layer_scale=ls,
+                                   drop_path_rate=dpr),
+                       top1=top1, note="own code (timm has no UniFormer); input size not fixed as in PaddleClas")
+            for tag, (depth, head_dim, conv_stem, ls, dpr, top1) in _UNIFORMER.items()]
+
+
+ROWS: list[ModelEntry] = _rows()

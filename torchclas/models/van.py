@@ -2,17 +2,21 @@
 
 timm has no VAN. Layers are registered in PaddleClas's order (per stage: patch embedding,
 blocks, LayerNorm; then the head) so its weights convert by order.
+
+``ROWS``: VAN B0 ... B3.
 """
 
 from __future__ import annotations
 
+from functools import partial
 import torch
 from timm.layers import DropPath
 from torch import nn
 
-from .plain_net import PlainNet, stage_info
+from .entry import ModelEntry
+from .layers.plain_net import PlainNet, stage_info
 
-__all__ = ["VAN", "LargeKernelAttention", "VANBlock"]
+__all__ = ["VAN", "LargeKernelAttention", "VANBlock", "ROWS"]
 
 
 class LargeKernelAttention(nn.Module):
@@ -121,3 +125,14 @@ class VAN(PlainNet):
         self.num_features = chs
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.fc = self._make_classifier(num_classes)
+
+
+_VAN = {  # name: (embed dims, depths, top1); every VAN has MLP ratios (8, 8, 4, 4)
+    "VAN_B0": ((32, 64, 160, 256), (3, 3, 5, 2), 75.35), "VAN_B1": ((64, 128, 320, 512), (2, 2, 4, 2), 81.02),
+    "VAN_B2": ((64, 128, 320, 512), (3, 3, 12, 3), 82.80), "VAN_B3": ((64, 128, 320, 512), (3, 5, 27, 3), 83.89)}
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(name, "VAN", partial(VAN, embed_dims=dims, mlp_ratios=(8, 8, 4, 4), depths=depths), "ours", top1=top1,
+               note="timm has no VAN; BatchNorm in the blocks, LayerNorm (eps 1e-6) after each stage "
+                    "and a token mean before the head, as in PaddleClas")
+    for name, (dims, depths, top1) in _VAN.items()]

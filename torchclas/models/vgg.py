@@ -2,18 +2,22 @@
 
 timm's and torchvision's VGG convs carry a bias, and timm's head is a conv MLP, so neither
 takes PaddleClas's weights.
+
+``ROWS``: VGG11/13/16/19.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from torch import nn
 
-from .downscale_dropout import DownscaleInInferDropout
-from .plain_net import PlainNet, stage_info
+from .entry import ModelEntry
+from .layers.downscale_dropout import DownscaleInInferDropout
+from .layers.plain_net import PlainNet, stage_info
 
-__all__ = ["VGG", "VGG_DEPTHS"]
+__all__ = ["VGG", "VGG_DEPTHS", "ROWS"]
 
 # convs per block for each depth (PaddleClas NET_CONFIG)
 VGG_DEPTHS = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
@@ -59,3 +63,9 @@ class VGG(PlainNet):
         self.num_features = 4096
         self.fc = self._make_classifier(num_classes)
         self.feature_info = stage_info(list(_WIDTHS), [2, 4, 8, 16, 32])
+
+
+ROWS: list[ModelEntry] = [
+    ModelEntry(f"VGG{depth}", "VGG", partial(VGG, depth=depth), "ours", top1=top1,
+               note="bias-free convs, three Linear layers; Paddle's downscale-in-infer dropouts")
+    for depth, top1 in ((11, 69.3), (13, 70.0), (16, 72.0), (19, 72.6))]

@@ -12,7 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["WideResNet", "WideBasicBlock"]
+from .entry import ModelEntry
+
+__all__ = ["WideResNet", "WideBasicBlock", "ROWS"]
 
 _BN_MOMENTUM = 0.001  # Paddle's momentum 0.999 weighs the running value, torch's the batch value
 
@@ -141,3 +143,10 @@ class WideResNet(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier with a new ``num_classes``-way Linear (0: Identity)."""
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+
+ROWS: list[ModelEntry] = [
+    ModelEntry("WideResNet", "WideResNet", WideResNet, "ours", kwargs=dict(depth=28, widen_factor=2, drop_rate=0.0),
+               input_size=(3, 32, 32),
+               note="timm has no CIFAR WRN; FixMatch's WRN-28-2 (PaddleClas's SSL configs), LeakyReLU "
+                    "0.1; PaddleClas's optional projection head (proj=True, CCSSL) is not built")]

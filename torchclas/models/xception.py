@@ -4,19 +4,25 @@ It differs from the aligned (DeepLab) Xception timm builds: each separable conv 
 conv + BN *then* a 3x3 depthwise conv + BN; the strided blocks keep a max-pool and a
 BN-free 1x1 shortcut; there is no stride-32 separable-conv block with ReLUs inside. BatchNorm
 eps is Paddle's default 1e-5.
+
+``ROWS``: PaddleClas's Xception41/65/71 (ours) and Xception41/65_deeplab: timm's aligned
+Xception with PaddleClas's dilation-2 last block (:func:`xception_deeplab`).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from timm.models.xception_aligned import SeparableConv2d, XceptionModule
 from torch import nn
 
-from .plain_net import PlainNet
+from .entry import ModelEntry, timm_model
+from .layers.plain_net import PlainNet
 
-__all__ = ["Xception", "XCEPTION_DEPTHS"]
+__all__ = ["Xception", "XCEPTION_DEPTHS", "xception_deeplab", "ROWS"]
 
 # depth: (entry-flow block strides and widths, middle-flow blocks), PaddleClas's EntryFlow/MiddleFlow
 XCEPTION_DEPTHS = {
@@ -119,3 +125,44 @@ class Xception(PlainNet):
         # per reduction, the last stage at it (Xception71's stride-1 entry blocks share one)
         last = {r: i for i, (_, r) in enumerate(infos)}
         self.feature_info = [dict(num_chs=infos[i][0], reduction=r, module=f"stages.{i}") for r, i in last.items()]
+
+
+def xception_deeplab(timm_name: str, **kwargs: Any) -> nn.Module:
+    """timm's aligned Xception with the last block's depthwise convs dilated by 2, as
+    PaddleClas's (whose exit flow keeps ``dilation=2`` at output stride 32)."""
+    model = timm_model(timm_name, **kwargs)
+    last_blocks = [m for m in model.modules() if isinstance(m, XceptionModule) and m.no_skip]
+    for block in last_blocks:
+        for conv in block.modules():
+            if isinstance(conv, SeparableConv2d):
+                conv.conv_dw.dilation, conv.conv_dw.padding = (2, 2), (2, 2)
+    return model
+
+
+def _shortcut_first(keys: list[str]) -> list[str]:
+    """PaddleClas's Xception_Block registers its shortcut (``_short``) after the three
+    separable convs; timm's XceptionModule before them."""
+    shortcut = [k for k in keys if "._short." in k]
+    out = [k for k in keys if "._short." not in k]
+    for prefix in dict.fromkeys(k.split("._short.")[0] for k in shortcut):
+        at = next(i for i, k in enumerate(out) if k.startswith(f"{prefix}."))
+        out[at:at] = [k for k in shortcut if k.startswith(f"{prefix}._short.")]
+    return out
+
+
+def _xception_rows() -> list[ModelEntry]:
+    size = (3, 299, 299)
+    out = [ModelEntry(f"Xception{d}", "Xception", partial(Xception, depth=d), "ours", input_size=size,
+                      top1=top1, note="PaddleClas's own variant (pointwise-first separable convs, pooled "
+                                      "blocks); timm has no equivalent")
+           for d, top1 in ((41, 79.3), (65, 81.0), (71, 81.1))]
+    out += [ModelEntry(f"Xception{d}_deeplab", "Xception", partial(xception_deeplab, f"xception{d}"),
+                       f"timm:xception{d}+patch", kwargs=dict(drop_rate=0.5), input_size=size, top1=top1,
+                       paddle_dropout=0.5, paddle_reorder=_shortcut_first,
+                       note="last block's depthwise convs dilated by 2 (PaddleClas; timm: 1); PaddleClas's "
+                            "dropout comes before the pooling (linear, so the same logits)")
+            for d, top1 in ((41, 79.6), (65, 80.3))]
+    return out
+
+
+ROWS: list[ModelEntry] = _xception_rows()

@@ -1,19 +1,23 @@
-"""The model table: PaddleClas names mapped onto builders (timm where timm has the architecture).
+"""A row of the model table: a PaddleClas name, its builder and what PaddleClas says of it.
 
-Each family module in ``torchclas/models/families/`` returns its rows; this module only defines
-the row type and gathers them. Params and FLOPs live in ``zoo_stats.json`` (measured by
+Every family module (``torchclas/models/resnet.py``, ``mobilenet_v3.py``, ...) ends with its
+``ROWS``, a list of :class:`ModelEntry` whose ``builder`` is a plain function (a class, a
+function of that module, or a ``functools.partial`` of one); :func:`timm_row` is the row of a
+model timm builds as it is, by its timm name. ``torchclas/models/table.py`` gathers the rows.
+Params and FLOPs live in ``zoo_stats.json`` (measured by
 ``python -m torchclas.models.analysis --write-stats``), so listing the table builds nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 import timm
 from torch import nn
 
-__all__ = ["ModelEntry", "timm_row", "MODEL_TABLE"]
+__all__ = ["ModelEntry", "timm_model", "timm_row", "scale_tag"]
 
 
 @dataclass(frozen=True)
@@ -60,23 +64,33 @@ class ModelEntry:
         return options
 
 
+def timm_model(timm_name: str, **kwargs: Any) -> nn.Module:
+    """timm's ``timm_name`` with random weights (torchclas never downloads weights).
+
+    Example:
+        >>> model = timm_model("resnet18", num_classes=10)
+    """
+    return timm.create_model(timm_name, pretrained=False, **kwargs)
+
+
 def timm_row(name: str, family: str, timm_name: str, note: str = "", **fields: Any) -> ModelEntry:
-    """A row built by ``timm.create_model(timm_name, **kwargs)``; ``fields`` go to ModelEntry
-    (``kwargs``, ``input_size``, ``top1``, ...)."""
-    def build(**kwargs: Any) -> nn.Module:
-        return timm.create_model(timm_name, pretrained=False, **kwargs)
-    return ModelEntry(name, family, build, f"timm:{timm_name}", note=note, **fields)
+    """A row built by :func:`timm_model` ``(timm_name, **kwargs)``; ``fields`` go to ModelEntry
+    (``kwargs``, ``input_size``, ``top1``, ...).
+
+    Example:
+        >>> row = timm_row("DLA34", "DLA", "dla34", top1=76.03)
+        >>> row.backend
+        'timm:dla34'
+    """
+    return ModelEntry(name, family, partial(timm_model, timm_name), f"timm:{timm_name}", note=note, **fields)
 
 
-def _table() -> dict[str, ModelEntry]:
-    from .families import all_rows
+def scale_tag(scale: float) -> str:
+    """PaddleClas's spelling of a width multiplier in a model name: 0.25 -> ``0_25``, 1.0 -> ``1_0``.
 
-    table: dict[str, ModelEntry] = {}
-    for row in all_rows():
-        if row.name in table:
-            raise RuntimeError(f"model table: '{row.name}' is defined twice")
-        table[row.name] = row
-    return table
-
-
-MODEL_TABLE: dict[str, ModelEntry] = _table()
+    Example:
+        >>> f"PPLCNet_x{scale_tag(0.5)}"
+        'PPLCNet_x0_5'
+    """
+    text = f"{scale:g}"
+    return (text if "." in text else f"{text}.0").replace(".", "_")

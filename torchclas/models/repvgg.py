@@ -1,4 +1,4 @@
-"""RepVGG rows: timm's ByobNet RepVGG configs, which match PaddleClas's ``model_zoo/repvgg.py``.
+"""RepVGG: timm's ByobNet RepVGG configs, which match PaddleClas's ``model_zoo/repvgg.py``.
 
 Both build a stride-2 RepVGG block as the stem (``min(64, 64·w₀)`` channels) and four stages of
 RepVGG blocks (3×3 conv+BN, 1×1 conv+BN and, when shape allows, an identity BN, summed; then
@@ -16,15 +16,16 @@ Top-1 values: PaddleClas docs/zh_CN/models/ImageNet1k/RepVGG.md (B2g4, B3, B3g4 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from timm.models import build_model_with_cfg
 from timm.models.byobnet import ByobNet, ByoModelCfg, _rep_vgg_bcfg
 
-from ..reparam import reparameterize_model
-from ..zoo import ModelEntry
+from .entry import ModelEntry
+from .reparam import reparameterize_model
 
-__all__ = ["RepVGG", "rows"]
+__all__ = ["RepVGG", "repvgg_config", "build_repvgg", "ROWS"]
 
 _B_DEPTHS = (4, 6, 16, 1)
 # suffix -> (timm name: pretrained cfg, depths, width factors, groups, PaddleClas top-1 %)
@@ -67,11 +68,10 @@ def repvgg_config(depths: tuple[int, ...], widths: tuple[float, ...], groups: in
                        stem_chs=min(64, int(64 * widths[0])), **extra)
 
 
-def _builder(timm_name: str, cfg: ByoModelCfg):
-    def build(**kwargs: Any) -> RepVGG:
-        return build_model_with_cfg(RepVGG, timm_name, pretrained=False, model_cfg=cfg,
-                                    feature_cfg={"flatten_sequential": True}, **kwargs)
-    return build
+def build_repvgg(timm_name: str, cfg: ByoModelCfg, **kwargs: Any) -> RepVGG:
+    """:class:`RepVGG` of ``cfg`` through timm's builder (``timm_name`` gives the default config)."""
+    return build_model_with_cfg(RepVGG, timm_name, pretrained=False, model_cfg=cfg,
+                                feature_cfg={"flatten_sequential": True}, **kwargs)
 
 
 def _se_after_branches(keys: list[str]) -> list[str]:
@@ -86,7 +86,7 @@ def _se_after_branches(keys: list[str]) -> list[str]:
     return sorted(keys, key=lambda k: (blocks[block_of(k)], ".se." in k))
 
 
-def rows() -> list[ModelEntry]:
+def _rows() -> list[ModelEntry]:
     """RepVGG A0–A2, B0–B3 (grouped g2/g4) and D2se."""
     out = []
     for suffix, (timm_name, depths, widths, groups, top1) in _VARIANTS.items():
@@ -96,6 +96,9 @@ def rows() -> list[ModelEntry]:
         note = "timm ByobNet subclass adding reparameterize(); train-time branches as PaddleClas"
         if se:
             note += "; folded, keeps the SE (PaddleClas's re_parameterize() forward drops it)"
-        out.append(ModelEntry(f"RepVGG_{suffix}", "RepVGG", _builder(timm_name, cfg), backend, top1=top1,
+        out.append(ModelEntry(f"RepVGG_{suffix}", "RepVGG", partial(build_repvgg, timm_name, cfg), backend, top1=top1,
                               paddle_reorder=_se_after_branches if se else None, note=note))
     return out
+
+
+ROWS: list[ModelEntry] = _rows()

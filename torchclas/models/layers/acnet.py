@@ -23,7 +23,7 @@ import torch
 from timm.layers import BatchNormAct2d
 from torch import nn
 
-from .reparam import fold_conv_bn, folds_itself
+from ..reparam import fold_conv_bn, folds_itself
 
 __all__ = ["ACBlock", "apply_acb", "acb_suitable"]
 

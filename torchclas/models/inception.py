@@ -1,9 +1,12 @@
-"""PaddleClas's InceptionV4 (``model_zoo/inception_v4.py``).
+"""PaddleClas's Inception family: InceptionV3 (timm's, BN eps patched) and InceptionV4 (ours,
+``model_zoo/inception_v4.py``).
 
-timm's ``inception_v4`` has the same widths but cannot take PaddleClas's weights: its stem
+InceptionV4: timm's ``inception_v4`` has the same widths but cannot take PaddleClas's weights: its stem
 runs the 1x7 conv before the 7x1 (PaddleClas: 7x1 first, so the kernels differ in shape),
 its branches are registered in another order, and its BatchNorm eps is 1e-3 (Paddle: 1e-5).
 Average pools exclude the padding (Paddle's ``exclusive=True``).
+
+``ROWS``: InceptionV3 and InceptionV4 (299x299 inputs).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .plain_net import PlainNet
+from .entry import ModelEntry, timm_model
+from .layers.batchnorm import set_bn_eps
+from .layers.plain_net import PlainNet
 
-__all__ = ["InceptionV4"]
+__all__ = ["InceptionV4", "inception_v3", "ROWS"]
 
 
 def _conv(in_chs: int, out_chs: int, kernel: int | tuple[int, int], stride: int = 1,
@@ -129,3 +134,18 @@ class InceptionV4(PlainNet):
         self.fc = self._make_classifier(num_classes)
         self.feature_info = [dict(num_chs=c, reduction=r, module=f"stages.{i}")
                              for c, r, i in ((64, 2, 0), (192, 4, 2), (384, 8, 7), (1024, 16, 15), (1536, 32, 19))]
+
+
+def inception_v3(**kwargs: Any) -> nn.Module:
+    """timm's Inception-V3 with PaddleClas's BatchNorm epsilon (1e-5; timm's is 1e-3)."""
+    return set_bn_eps(timm_model("inception_v3", **kwargs), 1e-5)
+
+
+ROWS: list[ModelEntry] = [
+    ModelEntry("InceptionV3", "Inception", inception_v3, "timm:inception_v3+patch",
+               kwargs=dict(drop_rate=0.2), paddle_dropout=0.2, input_size=(3, 299, 299), top1=79.1,
+               note="BatchNorm eps set to 1e-5 (timm: 1e-3)"),
+    ModelEntry("InceptionV4", "Inception", InceptionV4, "ours",
+               kwargs=dict(drop_rate=0.2), paddle_dropout=0.2, input_size=(3, 299, 299), top1=80.8,
+               note="timm's inception_v4 swaps the stem's 7x1/1x7 kernels and uses BN eps 1e-3"),
+]

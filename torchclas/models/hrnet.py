@@ -12,6 +12,12 @@ average pool, Linear), in PaddleClas's registration order. What differs, and liv
   branch widths ``(w, 2w, 4w, 8w)``.
 * ``SE_HRNet``: PaddleClas puts its Linear-layer SE (:class:`PaddleSE`) in every basic and
   bottleneck block, registered after the block's shortcut conv (:func:`add_paddle_se`).
+
+``ROWS`` top-1 values: PaddleClas docs/en/models/HRNet_en.md (the non-SSLD weights where both
+exist; SE_HRNet_W64_C has only SSLD weights). PaddleClas exports ``HRNet_W60_C`` and
+``SE_HRNet_W64_C`` but its own builders for them raise ``KeyError`` (no entry in its
+``MODEL_URLS``, looked up even without weights); the rows follow its ``HRNet`` class, which
+the ``paddle`` tests build directly.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from timm.models.hrnet import cfg_cls
 from timm.models.resnet import BasicBlock, Bottleneck
 from torch import nn
 
-from .resnet_variants import PaddleSE
+from .entry import ModelEntry
+from .layers.paddle_se import PaddleSE
 
-__all__ = ["build_hrnet", "add_paddle_se", "hrnet_stage_widths"]
+__all__ = ["build_hrnet", "add_paddle_se", "hrnet_stage_widths", "ROWS"]
 
 
 def hrnet_stage_widths(width: int) -> dict[str, dict[str, Any]]:
@@ -68,3 +75,24 @@ def build_hrnet(width: int = 18, use_se: bool = False, **kwargs: Any) -> nn.Modu
         timm_name, kwargs = "hrnet_w64", {**hrnet_stage_widths(width), **kwargs}
     model = timm.create_model(timm_name, pretrained=False, head_conv_bias=False, **kwargs)
     return add_paddle_se(model) if use_se else model
+
+
+# width: PaddleClas top-1 %
+_TOP1 = {18: 76.9, 30: 78.0, 32: 78.3, 40: 78.8, 44: 79.0, 48: 79.0, 60: None, 64: 79.3}
+_NOTE = "timm HRNet with bias-free head convs (head_conv_bias=False)"
+
+
+def _rows() -> list[ModelEntry]:
+    out = []
+    for width, top1 in _TOP1.items():
+        backend = f"timm:hrnet_w{width}" if width != 60 else "timm:hrnet_w64+config"
+        note = _NOTE if width != 60 else f"{_NOTE}; branch widths (60, 120, 240, 480); no PaddleClas weights"
+        out.append(ModelEntry(f"HRNet_W{width}_C", "HRNet", build_hrnet, backend, kwargs=dict(width=width),
+                              top1=top1, note=note))
+    out.append(ModelEntry("SE_HRNet_W64_C", "HRNet", build_hrnet, "timm:hrnet_w64+patch",
+                          kwargs=dict(width=64, use_se=True), top1=84.7,
+                          note=f"{_NOTE}; PaddleClas's Linear SE (C/16) in every block; top1 of the SSLD weights"))
+    return out
+
+
+ROWS: list[ModelEntry] = _rows()

@@ -144,7 +144,7 @@ def paddle_state_dict(path: str | Path, model_name: str, **model_kwargs: Any) ->
     The classifier keeps the file's class count; ``model_kwargs`` go to the builder (e.g. an
     architecture switch the file was trained with).
     """
-    from . import MODEL_TABLE, create_model
+    from .. import MODEL_TABLE, create_model
 
     paddle_state = read_pdparams(path)
     reorder = MODEL_TABLE[model_name].paddle_reorder

@@ -1,51 +1,22 @@
-"""Pieces that make timm's transformers match PaddleClas exactly.
+"""State-order maps for :func:`~torchclas.models.io.paddle_weights.convert_paddle_state`.
 
-* :class:`EmbedDimScaledAttention`: PaddleClas's ``ViT_small_patch16_224`` (the original,
-  pre-DeiT "ViT-S") scales ``q k^T`` by ``embed_dim ** -0.5`` instead of
-  ``head_dim ** -0.5``; timm's fused path would silently use the head-dim scale.
-* State-order maps for :func:`~torchclas.models.paddle_weights.convert_paddle_state`: given
-  PaddleClas's parameter names (its registration order), return them in our module's order.
+Given PaddleClas's parameter names (its registration order), a map returns them in our
+module's order. Rows whose family registers layers in another order than PaddleClas carry
+one as ``ModelEntry.paddle_reorder``; these are the generic ones (family-specific maps live
+next to their family).
 """
 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Callable, Iterable
 
+import timm
 import torch
-import torch.nn.functional as F
-from timm.layers import Attention
 from torch import nn
 
-__all__ = ["EmbedDimScaledAttention", "tokens_first", "drop_keys", "order_like", "next_stage"]
-
-
-class EmbedDimScaledAttention(Attention):
-    """timm ``Attention`` whose logits are scaled by ``dim ** -0.5`` (the token width), not
-    ``head_dim ** -0.5``; the fused (SDPA) and the explicit paths both use that scale."""
-
-    def __init__(self, dim: int, *args, **kwargs):
-        super().__init__(dim, *args, **kwargs)
-        self.scale = dim ** -0.5
-
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None,
-                is_causal: bool = False) -> torch.Tensor:
-        """Multi-head self-attention over ``x`` of shape (B, N, C)."""
-        batch, tokens, _ = x.shape
-        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)
-        q, k = self.q_norm(q), self.k_norm(k)
-        if self.fused_attn:
-            x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
-                                               dropout_p=self.attn_drop.p if self.training else 0.0,
-                                               scale=self.scale)
-        else:
-            attn = (q * self.scale) @ k.transpose(-2, -1)
-            if attn_mask is not None:
-                attn = attn + attn_mask
-            x = self.attn_drop(attn.softmax(dim=-1)) @ v
-        x = self.norm(x.transpose(1, 2).reshape(batch, tokens, self.attn_dim))
-        return self.proj_drop(self.proj(x))
+__all__ = ["tokens_first", "drop_keys", "order_like", "timm_order", "compose", "next_stage"]
 
 
 def tokens_first(*names: str) -> Callable[[list[str]], list[str]]:
@@ -92,6 +63,21 @@ def order_like(build: Callable[[], nn.Module], renames: Iterable[tuple[str, str 
             raise ValueError(f"PaddleClas key '{unknown[0]}' (as '{rename(unknown[0])}') has no counterpart "
                              f"in {type(build()).__name__}")
         return sorted(kept, key=lambda k: position[rename(k)])
+    return reorder
+
+
+def timm_order(timm_name: str, renames: Iterable[tuple[str, str | Callable]] = (), drop: str | None = None,
+               **kwargs) -> Callable[[list[str]], list[str]]:
+    """:func:`order_like` against timm's ``timm_name`` built with ``kwargs``."""
+    return order_like(partial(timm.create_model, timm_name, **kwargs), renames, drop)
+
+
+def compose(*maps: Callable[[list[str]], list[str]]) -> Callable[[list[str]], list[str]]:
+    """Order map applying ``maps`` left to right."""
+    def reorder(keys: list[str]) -> list[str]:
+        for fn in maps:
+            keys = fn(keys)
+        return keys
     return reorder
 
 
