@@ -14,11 +14,11 @@ import timm
 import torch
 from torch import nn
 
-from torchclas.benchmark import BenchmarkRow, read_csv, time_passes, write_csv
 from torchclas.models import MODEL_TABLE, ModelEntry, list_models
-from torchclas.models.analysis import (count_flops, count_params, deploy_form, load_stats, measure, model_info,
-                                       write_stats)
-from torchclas.plot_zoo import PLOTS, accuracy_table, plot_zoo
+from torchclas.zoo.analysis import (count_flops, count_params, deploy_form, load_stats, measure, model_info,
+                                    write_stats)
+from torchclas.zoo.benchmark import BenchmarkRow, read_csv, time_passes, write_csv
+from torchclas.zoo.plot import PLOTS, accuracy_table, plot_zoo
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -81,7 +81,7 @@ def test_deploy_form_leaves_plain_models_alone():
 # --- the stats file --------------------------------------------------------------------------
 
 def test_stats_file_has_every_row_at_its_input_size():
-    # Fails when rows were added or resized without: python -m torchclas.models.analysis --write-stats
+    # Fails when rows were added or resized without: python -m torchclas.zoo.analysis --write-stats
     stats = load_stats()
     missing = sorted(set(MODEL_TABLE) - set(stats))
     assert not missing, f"{len(missing)} rows lack stats, e.g. {missing[:10]}"

@@ -2,7 +2,7 @@
 
 Each family module in ``torchclas/models/families/`` returns its rows; this module only defines
 the row type and gathers them. Params and FLOPs live in ``zoo_stats.json`` (measured by
-``python -m torchclas.models.analysis --write-stats``), so listing the table builds nothing.
+``python -m torchclas.zoo.analysis --write-stats``), so listing the table builds nothing.
 """
 
 from __future__ import annotations
