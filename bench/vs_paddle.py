@@ -46,7 +46,7 @@ from torchclas.engine.checkpoint import save_weights  # noqa: E402
 from torchclas.export import cpu_has_bf16, export_model  # noqa: E402
 from torchclas.inference import Predictor  # noqa: E402
 from torchclas.models import create_model  # noqa: E402
-from torchclas.models.analysis import model_info  # noqa: E402
+from torchclas.zoo.analysis import model_info  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from paddle_env import ensure_paddle_venv  # noqa: E402

@@ -25,9 +25,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from torchclas.benchmark import BenchmarkRow, benchmark_models  # noqa: E402
+from torchclas.zoo.benchmark import BenchmarkRow, benchmark_models  # noqa: E402
 from torchclas.models import MODEL_TABLE  # noqa: E402
-from torchclas.plot_zoo import plot_zoo  # noqa: E402
+from torchclas.zoo.plot import plot_zoo  # noqa: E402
 
 MODELS = ("ResNet18_vd", "ResNet50_vd", "ResNet101_vd", "MobileNetV3_small_x1_0", "MobileNetV3_large_x1_0",
           "PPLCNet_x0_25", "PPLCNet_x1_0", "PPLCNet_x2_5", "PPHGNet_tiny", "RepVGG_A0",

@@ -14,12 +14,11 @@ import timm
 import torch
 from torch import nn
 
-from torchclas.benchmark import BenchmarkRow, read_csv, time_passes, write_csv
-from torchclas.config.registry import Registry
-from torchclas.models import MODEL_TABLE, ModelEntry, analysis, list_models
-from torchclas.models.analysis import (count_flops, count_params, deploy_form, load_stats, measure, model_info,
-                                       write_stats)
-from torchclas.plot_zoo import PLOTS, accuracy_table, plot_zoo
+from torchclas.models import MODEL_TABLE, ModelEntry, list_models
+from torchclas.zoo.analysis import (count_flops, count_params, deploy_form, load_stats, measure, model_info,
+                                    write_stats)
+from torchclas.zoo.benchmark import BenchmarkRow, read_csv, time_passes, write_csv
+from torchclas.zoo.plot import PLOTS, accuracy_table, plot_zoo
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -82,7 +81,7 @@ def test_deploy_form_leaves_plain_models_alone():
 # --- the stats file --------------------------------------------------------------------------
 
 def test_stats_file_has_every_row_at_its_input_size():
-    # Fails when rows were added or resized without: python -m torchclas.models.analysis --write-stats
+    # Fails when rows were added or resized without: python -m torchclas.zoo.analysis --write-stats
     stats = load_stats()
     missing = sorted(set(MODEL_TABLE) - set(stats))
     assert not missing, f"{len(missing)} rows lack stats, e.g. {missing[:10]}"
@@ -102,9 +101,7 @@ def test_write_stats_counts_matching_rows_and_reports_failures(tmp_path, monkeyp
     def broken(**kwargs):
         raise RuntimeError("no such layer")
     name = "PPLCNet_x0_25_broken"
-    # MODEL_TABLE is a read-only Registry: give the analysis module a table with the broken row
-    monkeypatch.setattr(analysis, "MODEL_TABLE",
-                        Registry("model", {**MODEL_TABLE, name: ModelEntry(name, "PP-LCNet", broken, "ours")}))
+    monkeypatch.setitem(MODEL_TABLE, name, ModelEntry(name, "PP-LCNet", broken, "ours"))
     path = tmp_path / "stats.json"
     counted, failures = write_stats("pplcnet_x0_25*", path)  # case-insensitive
     assert set(counted) == {"PPLCNet_x0_25"}

@@ -52,7 +52,7 @@ def _cmd_convert(args: argparse.Namespace) -> None:
 
 def _cmd_models(args: argparse.Namespace) -> None:
     from .models import list_models
-    from .models.analysis import load_stats, model_info
+    from .zoo.analysis import load_stats, model_info
 
     names = list_models(args.pattern)
     if not names:
@@ -60,7 +60,7 @@ def _cmd_models(args: argparse.Namespace) -> None:
     missing = [n for n in names if n not in load_stats()]
     if missing:
         log.warning("%d model(s) are not in zoo_stats.json, counting them now (python -m "
-                    "torchclas.models.analysis --write-stats stores them): %s", len(missing), ", ".join(missing[:5]))
+                    "torchclas.zoo.analysis --write-stats stores them): %s", len(missing), ", ".join(missing[:5]))
     infos = [model_info(name) for name in names]
     if args.json:
         for info in infos:
@@ -88,7 +88,7 @@ def _wide_console():
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
-    from .benchmark import benchmark_models, rows_table
+    from .zoo.benchmark import benchmark_models, rows_table
 
     def progress(row: Any) -> None:
         result = f"{row.latency_ms:.2f} ms, {row.throughput:.1f} img/s" if not row.error else f"ERROR {row.error}"
@@ -103,7 +103,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
 
 
 def _cmd_plot_zoo(args: argparse.Namespace) -> None:
-    from .plot_zoo import plot_zoo
+    from .zoo.plot import plot_zoo
 
     written = plot_zoo(args.results, args.out, accuracy_file=args.accuracy, backend=args.backend,
                        batch=args.batch)

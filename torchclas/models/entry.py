@@ -5,7 +5,7 @@ Every family module (``torchclas/models/resnet.py``, ``mobilenet_v3.py``, ...) e
 function of that module, or a ``functools.partial`` of one); :func:`timm_row` is the row of a
 model timm builds as it is, by its timm name. ``torchclas/models/table.py`` gathers the rows.
 Params and FLOPs live in ``zoo_stats.json`` (measured by
-``python -m torchclas.models.analysis --write-stats``), so listing the table builds nothing.
+``python -m torchclas.zoo.analysis --write-stats``), so listing the table builds nothing.
 """
 
 from __future__ import annotations

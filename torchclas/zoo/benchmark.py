@@ -1,7 +1,7 @@
 """Inference speed of table models: latency and throughput per batch size, torch and onnxruntime.
 
 Each model is built with random weights at ``class_num=1000``, folded for inference
-(:func:`~torchclas.models.analysis.deploy_form`: RepVGG branches become one conv) and put in
+(:func:`~torchclas.zoo.analysis.deploy_form`: RepVGG branches become one conv) and put in
 eval mode. Per backend and batch size it runs ``warmup`` untimed passes, then times up to
 ``repeats`` passes one by one (stopping early once ``max_seconds`` are spent and 3 passes are
 timed); latency is the median pass, throughput ``batch / latency``.
@@ -26,8 +26,8 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from .models import MODEL_TABLE, create_model
-from .models.analysis import count_flops, count_params, deploy_form
+from ..models import MODEL_TABLE, create_model
+from .analysis import count_flops, count_params, deploy_form
 
 __all__ = ["BACKENDS", "BenchmarkRow", "time_passes", "benchmark_model", "benchmark_models", "write_csv",
            "read_csv", "rows_table"]
@@ -101,8 +101,8 @@ def _torch_runner(model: torch.nn.Module) -> Callable[[torch.Tensor], Callable[[
 def _onnxruntime_runner(model: torch.nn.Module, example: torch.Tensor, folder: str, threads: int,
                         device: str) -> Callable[[torch.Tensor], Callable[[], Any]]:
     """Export ``model`` once (dynamic batch) and open one session for every batch size."""
-    from .export import MIN_OPSET, torch_to_onnx
-    from .inference.sessions import onnxruntime_providers, onnxruntime_session
+    from ..export import MIN_OPSET, torch_to_onnx
+    from ..inference.sessions import onnxruntime_providers, onnxruntime_session
 
     runtime_device = "cuda" if device.startswith("cuda") else "cpu"
     onnxruntime_providers(runtime_device)  # a missing provider fails before the export
@@ -202,7 +202,7 @@ def benchmark_models(names: Iterable[str], out: str | Path | None = None,
     names = list(names)
     missing = [n for n in names if n not in MODEL_TABLE]
     if missing:
-        from .config.errors import closest
+        from ..config.errors import closest
 
         raise ValueError("; ".join(f"unknown model '{n}'{closest(n, MODEL_TABLE)}" for n in missing))
     rows: list[BenchmarkRow] = []

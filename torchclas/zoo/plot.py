@@ -18,8 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ..models import MODEL_TABLE
 from .benchmark import read_csv
-from .models import MODEL_TABLE
 
 __all__ = ["PLOTS", "accuracy_table", "plot_zoo"]
 
@@ -45,7 +45,7 @@ def accuracy_table(rows: list[dict[str, Any]], accuracy_file: str | Path | None 
     """Top-1 (%) by model name: ``accuracy_file`` first, then the rows' ``top1``, then the table's.
 
     Args:
-        rows: benchmark CSV rows (:func:`~torchclas.benchmark.read_csv`).
+        rows: benchmark CSV rows (:func:`~torchclas.zoo.benchmark.read_csv`).
         accuracy_file: optional CSV with ``model`` and ``top1`` columns.
     """
     found: dict[str, float] = {}

@@ -10,8 +10,8 @@ Counting builds the model on the ``meta`` device: no memory is allocated and no 
 initialised, so a 600 M-parameter ViT is counted in seconds. A model whose construction or
 forward needs real values (``.tolist()``, data-dependent shapes) falls back to a CPU build.
 
-    python -m torchclas.models.analysis --write-stats            # every row
-    python -m torchclas.models.analysis --write-stats 'PPLCNet*' # recount some rows
+    python -m torchclas.zoo.analysis --write-stats            # every row
+    python -m torchclas.zoo.analysis --write-stats 'PPLCNet*' # recount some rows
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from .entry import ModelEntry
-from .reparam import folds_itself, reparameterize_model
-from .table import MODEL_TABLE
+from .. import models
+from ..models import MODEL_TABLE, ModelEntry
+from ..models.reparam import folds_itself, reparameterize_model
 
 __all__ = ["STATS_PATH", "ModelStats", "count_params", "count_flops", "deploy_form", "measure",
            "load_stats", "write_stats", "model_info"]
 
 log = logging.getLogger("torchclas")
 
-STATS_PATH = Path(__file__).with_name("zoo_stats.json")
+STATS_PATH = Path(models.__file__).with_name("zoo_stats.json")  # the model table's data, kept in models/
 STATS_CLASS_NUM = 1000
 
 
@@ -121,7 +121,7 @@ def deploy_form(model: nn.Module) -> nn.Module:
     """Fold ``model`` for inference (RepVGG branches, ACNet blocks) and return it.
 
     The model's own ``reparameterize()`` when it has one, else
-    :func:`~.reparam.reparameterize_model` (every sub-module's ``fuse`` / ``reparameterize`` /
+    :func:`~torchclas.models.reparam.reparameterize_model` (every sub-module's ``fuse`` / ``reparameterize`` /
     ``switch_to_deploy``); a model with no fold hook is returned unchanged.
     """
     if callable(getattr(type(model), "reparameterize", None)):
@@ -261,8 +261,8 @@ def model_info(name: str, compute_missing: bool = True) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m torchclas.models.analysis --write-stats [PATTERN]``."""
-    parser = argparse.ArgumentParser(prog="python -m torchclas.models.analysis", description=__doc__.split("\n")[0])
+    """``python -m torchclas.zoo.analysis --write-stats [PATTERN]``."""
+    parser = argparse.ArgumentParser(prog="python -m torchclas.zoo.analysis", description=__doc__.split("\n")[0])
     parser.add_argument("--write-stats", nargs="?", const="*", metavar="PATTERN", required=True,
                         help="recount the rows matching PATTERN (default all) into zoo_stats.json")
     parser.add_argument("--out", default=str(STATS_PATH), help="stats file (default the packaged one)")
