@@ -16,7 +16,7 @@ import os
 import random
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch

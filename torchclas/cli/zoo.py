@@ -7,13 +7,13 @@ import json
 import logging
 from typing import Any, Callable
 
-__all__ = ["add_zoo_commands", "ZOO_COMMANDS"]
+__all__ = ["add_commands", "COMMANDS"]
 
 log = logging.getLogger("torchclas")
 
 
-def add_zoo_commands(sub: Any) -> None:
-    """The model-zoo sub-commands: models, benchmark, plot-zoo."""
+def add_commands(sub: Any) -> None:
+    """The model-zoo sub-commands: models, benchmark, plot-zoo and convert."""
     models = sub.add_parser("models", help="list the model table with params, FLOPs and top-1")
     models.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. 'ResNet*'")
     models.add_argument("--json", action="store_true", help="one JSON object per model")
@@ -38,11 +38,16 @@ def add_zoo_commands(sub: Any) -> None:
     plot.add_argument("--backend", default=None, help="whose latency to plot (default torch)")
     plot.add_argument("--batch", type=int, default=None, help="whose latency to plot (default the smallest)")
 
+    convert = sub.add_parser("convert", help="convert PaddleClas .pdparams weights to safetensors")
+    convert.add_argument("weights", help="PaddleClas .pdparams file")
+    convert.add_argument("--model", required=True, help="PaddleClas model name, e.g. ResNet50_vd")
+    convert.add_argument("--out", default=None, help="output .safetensors (default: next to the input)")
+
 
 def _cmd_convert(args: argparse.Namespace) -> None:
-    from .config.errors import closest
-    from .models import MODEL_TABLE
-    from .models.io.paddle_weights import convert_pdparams
+    from ..config.errors import closest
+    from ..models import MODEL_TABLE
+    from ..models.io.paddle_weights import convert_pdparams
 
     if args.model not in MODEL_TABLE:
         raise ValueError(f"unknown model '{args.model}'{closest(args.model, MODEL_TABLE)}")
@@ -51,8 +56,8 @@ def _cmd_convert(args: argparse.Namespace) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
-    from .models import list_models
-    from .zoo.analysis import load_stats, model_info
+    from ..models import list_models
+    from ..zoo.analysis import load_stats, model_info
 
     names = list_models(args.pattern)
     if not names:
@@ -88,7 +93,7 @@ def _wide_console():
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
-    from .zoo.benchmark import benchmark_models, rows_table
+    from ..zoo.benchmark import benchmark_models, rows_table
 
     def progress(row: Any) -> None:
         result = f"{row.latency_ms:.2f} ms, {row.throughput:.1f} img/s" if not row.error else f"ERROR {row.error}"
@@ -103,13 +108,13 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
 
 
 def _cmd_plot_zoo(args: argparse.Namespace) -> None:
-    from .zoo.plot import plot_zoo
+    from ..zoo.plot import plot_zoo
 
     written = plot_zoo(args.results, args.out, accuracy_file=args.accuracy, backend=args.backend,
                        batch=args.batch)
     print("wrote " + ", ".join(str(path) for path in written.values()))
 
 
-ZOO_COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
+COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "convert": _cmd_convert, "models": _cmd_models, "benchmark": _cmd_benchmark, "plot-zoo": _cmd_plot_zoo,
 }

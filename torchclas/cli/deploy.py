@@ -1,69 +1,24 @@
-"""``torchclas`` command line: each command is a thin shell over the library function of its name.
-
-    torchclas data fashion-mnist --out data/fashion_mnist
-    torchclas train  -c CONFIG [-o Key.path=value ...] [--nproc N] [--resume]
-    torchclas eval   -c CONFIG -o Global.pretrained_model=PATH [--json]
-    torchclas export -c CONFIG -o Global.pretrained_model=PATH --out model.onnx [--format onnx|torch-export|openvino]
-    torchclas infer  MODEL [MODEL...] INPUT... [--weights W...] [--topk 5] [--backend onnxruntime|openvino|torch]
-                     [--precision fp32|bf16|int8] [--threads N] [--threshold 0.5] [-c CONFIG] [--json]
-    torchclas predict-folder MODEL [MODEL...] DIR --out preds.jsonl [--resume] [--workers 2]
-    torchclas convert MODEL.pdparams --model ResNet50_vd [--out MODEL.safetensors]
-    torchclas models [PATTERN] [--json]
-    torchclas benchmark MODEL... [--batch 1 16] [--size 224] [--backend torch onnxruntime] [--out results.csv]
-    torchclas plot-zoo RESULTS_CSV [--out DIR] [--accuracy FILE]
-
-Exit status 0 on success; on failure a one-line error on stderr and status 1 (2 for usage).
-"""
+"""The deployment commands: ``export``, ``infer`` and ``predict-folder``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import signal
 import sys
 from typing import Any, Callable
 
-from .cli_zoo import ZOO_COMMANDS, add_zoo_commands
+from .common import add_config_args, load
 
-__all__ = ["main", "build_parser"]
+__all__ = ["add_commands", "COMMANDS"]
 
 log = logging.getLogger("torchclas")
 
 
-def _add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", required=True, help="YAML config (PaddleClas format)")
-    parser.add_argument("-o", "--override", action="append", default=[], metavar="Key.path=value",
-                        help="override a config key; repeatable")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every sub-command."""
-    parser = argparse.ArgumentParser(prog="torchclas", description="Image classification toolkit "
-                                     "for PyTorch that reads PaddleClas configs.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every print_batch_step line")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    data = sub.add_parser("data", help="prepare a dataset as PNG files + PaddleClas file lists")
-    data.add_argument("dataset", choices=["fashion-mnist"])
-    data.add_argument("--out", required=True, help="output folder")
-    data.add_argument("--source", default=None, help="folder holding the four idx(.gz) files")
-    data.add_argument("--limit", type=int, default=None, help="at most this many images per split")
-
-    for name, text in (("train", "train a model"), ("eval", "evaluate a checkpoint on DataLoader.Eval")):
-        cmd = sub.add_parser(name, help=text)
-        _add_config_args(cmd)
-        if name == "eval":
-            cmd.add_argument("--json", action="store_true", help="print one JSON object last")
-        else:
-            cmd.add_argument("--nproc", type=int, default=1, metavar="N",
-                             help="train in N local processes (torchrun + DDP; batch_size is per process)")
-            cmd.add_argument("--resume", action="store_true",
-                             help="continue from the newest complete checkpoint in the run folder "
-                                  "(= -o Global.checkpoints=auto; starts fresh when there is none)")
-
+def add_commands(sub: Any) -> None:
+    """The ``export``, ``infer`` and ``predict-folder`` sub-commands."""
     export = sub.add_parser("export", help="export a checkpoint to ONNX with preprocessing metadata")
-    _add_config_args(export)
+    add_config_args(export)
     export.add_argument("--out", required=True, help="output file: .onnx, .pt2 (torch-export) or .xml (openvino)")
     export.add_argument("--format", default="onnx", choices=["onnx", "torch-export", "openvino"])
     export.add_argument("--opset", type=int, default=17)
@@ -120,12 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
     folder.add_argument("--weights", type=float, nargs="+", default=None, help="ensemble weights")
     _add_predictor_args(folder)
 
-    convert = sub.add_parser("convert", help="convert PaddleClas .pdparams weights to safetensors")
-    convert.add_argument("weights", help="PaddleClas .pdparams file")
-    convert.add_argument("--model", required=True, help="PaddleClas model name, e.g. ResNet50_vd")
-    convert.add_argument("--out", default=None, help="output .safetensors (default: next to the input)")
-    add_zoo_commands(sub)
-    return parser
 
 
 def _add_predictor_args(cmd: argparse.ArgumentParser) -> None:
@@ -146,84 +95,10 @@ def _add_predictor_args(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--threshold", type=float, default=0.5, help="multi-label models: score to report a class")
 
 
-def _load(args: argparse.Namespace):
-    from .configure import load_config
-
-    return load_config(args.config, args.override)
-
-
-def _cmd_data(args: argparse.Namespace) -> None:
-    from .data.fashion_mnist import DEFAULT_SOURCE, prepare_fashion_mnist
-
-    summary = prepare_fashion_mnist(args.out, source=args.source or DEFAULT_SOURCE, limit=args.limit)
-    state = "already prepared" if summary.get("skipped") else "prepared"
-    print(f"Fashion-MNIST {state} in {summary['out_dir']}: {summary['train']} train, "
-          f"{summary['val']} val images (train_list.txt, val_list.txt, label_list.txt)")
-
-
-def _cmd_train(args: argparse.Namespace) -> None:
-    import os
-
-    from .engine import train
-
-    if args.resume:
-        args.override.append("Global.checkpoints=auto")
-    cfg = _load(args)  # a bad config fails here, once, not in every process
-    if args.nproc > 1:
-        from .engine.distributed import launch
-
-        overrides = [part for override in args.override for part in ("-o", override)]
-        status = launch(args.nproc, ["train", "-c", args.config, *overrides])
-        if status > 128:
-            _print_resume(args, signal.Signals(status - 128).name, "the run folder's latest")
-        elif status != 0:
-            raise RuntimeError(f"distributed training with {args.nproc} processes failed "
-                               "(the failing process's error is printed above)")
-        return
-    if args.nproc < 1:
-        raise ValueError(f"--nproc must be at least 1, got {args.nproc}")
-    result = train(cfg)
-    if os.environ.get("RANK", "0") != "0":
-        return
-    if result.get("stopped"):
-        if "LOCAL_RANK" not in os.environ:  # under torchrun the launcher says it, with --nproc
-            _print_resume(args, result["stopped"], result["checkpoint"])
-        return
-    best = result["best_top1"]
-    print(f"done: {result['output_dir']}" + (f"  best eval top1 {100 * best:.2f}% (epoch "
-                                               f"{result['best_epoch']})" if best >= 0 else ""))
-
-
-def _print_resume(args: argparse.Namespace, signal_name: str, checkpoint: str) -> None:
-    command = ["torchclas train -c", args.config, *(f"-o {o}" for o in args.override
-                                                   if o != "Global.checkpoints=auto")]
-    if args.nproc > 1:
-        command.append(f"--nproc {args.nproc}")
-    print(f"stopped by {signal_name}: checkpoint {checkpoint}\nresume with: {' '.join(command)} --resume")
-
-
-def _cmd_eval(args: argparse.Namespace) -> None:
-    from .engine import evaluate
-
-    metrics = evaluate(_load(args))
-    if args.json:
-        print(json.dumps(metrics))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="evaluation")
-    for key in metrics:
-        table.add_column(key)
-    table.add_row(*[f"{100 * v:.2f}%" if k.startswith("top") else f"{v:.4f}" if isinstance(v, float)
-                    else str(v) for k, v in metrics.items()])
-    Console().print(table)
-
-
 def _cmd_export(args: argparse.Namespace) -> None:
-    from .export import export_model
+    from ..export import export_model
 
-    info = export_model(_load(args), args.out, format=args.format, precision=args.precision, opset=args.opset,
+    info = export_model(load(args), args.out, format=args.format, precision=args.precision, opset=args.opset,
                         multilabel=args.multilabel, calibration=args.calibration,
                         calibration_size=args.calibration_size, calibration_method=args.calibration_method,
                         int8_target=args.int8_target, int8_max_float_blocks=args.int8_max_float_blocks,
@@ -260,9 +135,9 @@ def _split_models(paths: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _predictor(args: argparse.Namespace, models: list[str]):
-    from .inference import Predictor
+    from ..inference import Predictor
 
-    config = _load(args) if args.config else None
+    config = load(args) if args.config else None
     return Predictor(models if len(models) > 1 else models[0], backend=args.backend, config=config,
                      topk=args.topk, threads=args.threads, batch_size=args.batch_size,
                      precision=args.precision, device=args.device, threshold=args.threshold,
@@ -286,7 +161,7 @@ def _cmd_infer(args: argparse.Namespace) -> None:
 
 
 def _cmd_predict_folder(args: argparse.Namespace) -> None:
-    from .inference.folder import predict_folder
+    from ..inference.folder import predict_folder
 
     summary = predict_folder(_predictor(args, args.models), args.dir, args.out, resume=args.resume,
                              workers=args.workers, progress=not args.no_progress, topk=args.topk)
@@ -305,43 +180,5 @@ def _format_result(result: dict[str, Any]) -> str:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
-    "data": _cmd_data, "train": _cmd_train, "eval": _cmd_eval,
-    "export": _cmd_export, "infer": _cmd_infer, "predict-folder": _cmd_predict_folder, **ZOO_COMMANDS,
+    "export": _cmd_export, "infer": _cmd_infer, "predict-folder": _cmd_predict_folder,
 }
-
-
-def _setup_logging(verbose: bool) -> None:
-    from rich.logging import RichHandler
-
-    from .utils.progress import console
-
-    logger = logging.getLogger("torchclas")
-    logger.setLevel(logging.DEBUG)
-    if console.is_terminal:
-        handler: logging.Handler = RichHandler(console=console, show_path=False, show_time=False, markup=False)
-    else:  # logs and CI: one unwrapped line per message
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    handler.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logger.addHandler(handler)
-    logger.propagate = False
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
-    try:
-        COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("torchclas: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, OSError, RuntimeError, KeyError) as exc:
-        message = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        print(f"torchclas {args.command}: error: {message}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The training commands: ``data`` (prepare a dataset), ``train`` and ``eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from typing import Any, Callable
+
+from .common import add_config_args, load
+
+__all__ = ["add_commands", "COMMANDS"]
+
+
+def add_commands(sub: Any) -> None:
+    """The ``data``, ``train`` and ``eval`` sub-commands."""
+    data = sub.add_parser("data", help="prepare a dataset as PNG files + PaddleClas file lists")
+    data.add_argument("dataset", choices=["fashion-mnist"])
+    data.add_argument("--out", required=True, help="output folder")
+    data.add_argument("--source", default=None, help="folder holding the four idx(.gz) files")
+    data.add_argument("--limit", type=int, default=None, help="at most this many images per split")
+
+    for name, text in (("train", "train a model"), ("eval", "evaluate a checkpoint on DataLoader.Eval")):
+        cmd = sub.add_parser(name, help=text)
+        add_config_args(cmd)
+        if name == "eval":
+            cmd.add_argument("--json", action="store_true", help="print one JSON object last")
+        else:
+            cmd.add_argument("--nproc", type=int, default=1, metavar="N",
+                             help="train in N local processes (torchrun + DDP; batch_size is per process)")
+            cmd.add_argument("--resume", action="store_true",
+                             help="continue from the newest complete checkpoint in the run folder "
+                                  "(= -o Global.checkpoints=auto; starts fresh when there is none)")
+
+
+
+def _cmd_data(args: argparse.Namespace) -> None:
+    from ..data.fashion_mnist import DEFAULT_SOURCE, prepare_fashion_mnist
+
+    summary = prepare_fashion_mnist(args.out, source=args.source or DEFAULT_SOURCE, limit=args.limit)
+    state = "already prepared" if summary.get("skipped") else "prepared"
+    print(f"Fashion-MNIST {state} in {summary['out_dir']}: {summary['train']} train, "
+          f"{summary['val']} val images (train_list.txt, val_list.txt, label_list.txt)")
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    import os
+
+    from ..engine import train
+
+    if args.resume:
+        args.override.append("Global.checkpoints=auto")
+    cfg = load(args)  # a bad config fails here, once, not in every process
+    if args.nproc > 1:
+        from ..engine.distributed import launch
+
+        overrides = [part for override in args.override for part in ("-o", override)]
+        status = launch(args.nproc, ["train", "-c", args.config, *overrides])
+        if status > 128:
+            _print_resume(args, signal.Signals(status - 128).name, "the run folder's latest")
+        elif status != 0:
+            raise RuntimeError(f"distributed training with {args.nproc} processes failed "
+                               "(the failing process's error is printed above)")
+        return
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be at least 1, got {args.nproc}")
+    result = train(cfg)
+    if os.environ.get("RANK", "0") != "0":
+        return
+    if result.get("stopped"):
+        if "LOCAL_RANK" not in os.environ:  # under torchrun the launcher says it, with --nproc
+            _print_resume(args, result["stopped"], result["checkpoint"])
+        return
+    best = result["best_top1"]
+    print(f"done: {result['output_dir']}" + (f"  best eval top1 {100 * best:.2f}% (epoch "
+                                               f"{result['best_epoch']})" if best >= 0 else ""))
+
+
+def _print_resume(args: argparse.Namespace, signal_name: str, checkpoint: str) -> None:
+    command = ["torchclas train -c", args.config, *(f"-o {o}" for o in args.override
+                                                   if o != "Global.checkpoints=auto")]
+    if args.nproc > 1:
+        command.append(f"--nproc {args.nproc}")
+    print(f"stopped by {signal_name}: checkpoint {checkpoint}\nresume with: {' '.join(command)} --resume")
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from ..engine import evaluate
+
+    metrics = evaluate(load(args))
+    if args.json:
+        print(json.dumps(metrics))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="evaluation")
+    for key in metrics:
+        table.add_column(key)
+    table.add_row(*[f"{100 * v:.2f}%" if k.startswith("top") else f"{v:.4f}" if isinstance(v, float)
+                    else str(v) for k, v in metrics.items()])
+    Console().print(table)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {"data": _cmd_data, "train": _cmd_train, "eval": _cmd_eval}
