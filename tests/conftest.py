@@ -27,6 +27,11 @@ EVAL_OPS = [
 ]
 
 
+# --doctest-modules (pyproject) imports every module under testpaths; this one imports PaddleClas,
+# which only `make test-paddle`'s venv has (its tests import it themselves).
+collect_ignore = ["paddle/reference.py"]
+
+
 @pytest.fixture(autouse=True)
 def _capture_logs_from_level_zero(caplog):
     """pytest shares its log-capture handler between tests, and the first onnxruntime-quantiser

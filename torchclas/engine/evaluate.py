@@ -65,7 +65,7 @@ def evaluate(cfg: Config) -> dict[str, Any]:
     """Evaluate ``Global.pretrained_model`` on ``DataLoader.Eval``; returns loss/top-k/num_images.
 
     Example:
-        >>> metrics = evaluate(load_config("cfg.yaml", ["Global.pretrained_model=output/ResNet18/best_model"]))
+        >>> metrics = evaluate(load_config("cfg.yaml", ["Global.pretrained_model=output/ResNet18/best_model"]))  # doctest: +SKIP
     """
     if cfg.DataLoader.Eval is None:
         raise ValueError("DataLoader.Eval is missing: nothing to evaluate")

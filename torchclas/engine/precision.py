@@ -106,8 +106,8 @@ class LowPrecisionCopy:
 
     Example:
         >>> o2 = LowPrecisionCopy(model, torch.bfloat16)  # doctest: +SKIP
-        >>> loss = loss_fn(o2.module(x), y); loss.backward(); o2.grads_to_master()
-        >>> optimizer.step(); o2.weights_from_master()
+        >>> loss = loss_fn(o2.module(x), y); loss.backward(); o2.grads_to_master()  # doctest: +SKIP
+        >>> optimizer.step(); o2.weights_from_master()  # doctest: +SKIP
     """
 
     def __init__(self, master: nn.Module, dtype: torch.dtype):

@@ -45,7 +45,7 @@ def train(cfg: Config) -> dict[str, Any]:
     ``torchrun`` each process trains on its shard and only rank 0 writes.
 
     Example:
-        >>> result = train(load_config("configs/quickstart/fashion_mnist.yaml"))
+        >>> result = train(load_config("configs/quickstart/fashion_mnist.yaml"))  # doctest: +SKIP
     """
     if cfg.DataLoader.Train is None:
         raise ValueError("DataLoader.Train is missing: nothing to train on")

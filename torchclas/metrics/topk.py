@@ -35,7 +35,7 @@ class TopkAcc:
 
     Example:
         >>> metric = TopkAcc([1, 2])
-        >>> metric.update(torch.tensor([[0.2, 0.7, 0.1]]), torch.tensor([2]))
+        >>> metric.update(torch.tensor([[0.2, 0.7, 0.1]]), torch.tensor([0]))
         >>> metric.compute(), metric.best_key
         ({'top1': 0.0, 'top2': 1.0}, 'top1')
     """

@@ -161,7 +161,7 @@ def convert_pdparams(path: str | Path, model_name: str, out: str | Path | None =
     :func:`paddle_state_dict` for ``model_kwargs``.
 
     Example:
-        >>> convert_pdparams("ResNet50_vd_pretrained.pdparams", "ResNet50_vd")
+        >>> convert_pdparams("ResNet50_vd_pretrained.pdparams", "ResNet50_vd")  # doctest: +SKIP
     """
     from safetensors.torch import save_file
 

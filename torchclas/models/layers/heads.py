@@ -66,8 +66,9 @@ class FeatureExtractor(nn.Module):
     classifier is dropped. ``channels`` and ``reductions`` describe the outputs.
 
     Example:
+        >>> from torchclas.models import create_model
         >>> backbone = FeatureExtractor(create_model("ResNet50_vd"), return_stages=[1, 2, 3])
-        >>> [f.shape[1] for f in backbone(torch.randn(1, 3, 224, 224))]
+        >>> [f.shape[1] for f in backbone(torch.randn(1, 3, 64, 64))]
         [512, 1024, 2048]
     """
 
