@@ -75,12 +75,7 @@ NO_GRAD_BY_DESIGN: dict[str, set[str]] = {
 }
 
 # Rows that do not keep the interface today (xfail strict: a fix turns them into failures to remove).
-KNOWN_FAILURES = {
-    "SqueezeNet1_0": "forward_head(pre_logits=True) returns the (B, 512, H, W) map: SqueezeNet's "
-                     "classifier is a 1x1 conv before the pooling",
-    "SqueezeNet1_1": "forward_head(pre_logits=True) returns the (B, 512, H, W) map: SqueezeNet's "
-                     "classifier is a 1x1 conv before the pooling",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _build_args(name: str) -> tuple[int, dict[str, Any]]:

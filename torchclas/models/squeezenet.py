@@ -71,10 +71,12 @@ class SqueezeNet(PlainNet):
         self.feature_info[0]["module"] = "stages"
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Class scores: 1x1 conv, ReLU, global average; ``pre_logits``: the dropped-out map."""
+        """Class scores: 1x1 conv, ReLU, global average. ``pre_logits``: the dropped-out map
+        averaged to ``(B, 512)``, the pooled features timm's interface gives (the classifier itself
+        runs on the map, before its pooling)."""
         x = self.head(x)
         if pre_logits:
-            return x
+            return x.mean((2, 3))
         return torch.relu(self.fc(x)).mean((2, 3))
 
     def _make_classifier(self, num_classes: int) -> nn.Module:
