@@ -43,11 +43,23 @@ def _straight(tmp_path, tiny_data, **kwargs):
     return run
 
 
+def _training_seconds(run) -> float:
+    """How long a finished run trained: its train.log's first line to its last write."""
+    log = run / "train.log"
+    return log.stat().st_mtime - (run / "config.yaml").stat().st_mtime
+
+
+def _kill_delays(run) -> float:
+    """The longest random kill delay: 1.5 s, or less where training is so fast that ``KILLS``
+    delays in a row would outlast it (the killed run would finish before its last kill)."""
+    return min(1.5, _training_seconds(run) / (KILLS + 2))
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_sigkill_at_random_moments_resumes_to_identical_weights(tmp_path, tiny_data, seed):
     straight = _straight(tmp_path, tiny_data)
     config, run = _config(tmp_path, tiny_data, "killed")
-    report = train_with_kills(config, run, kills=KILLS, seed=seed, max_delay=1.5)
+    report = train_with_kills(config, run, kills=KILLS, seed=seed, max_delay=_kill_delays(straight))
     assert report.finished, report.log
     assert report.kills == KILLS, report.log
     assert report.during_write >= KILLS // 2, report.log
