@@ -150,3 +150,19 @@ def test_channels_last_decision_and_counting_bar():
         advance(3)
         counted.append(3)
     assert counted == [3]
+
+
+def test_postprocess_registry_holds_the_schema_names_and_the_multilabel_one():
+    from typing import get_args
+
+    import numpy as np
+
+    from torchclas.config.schema import PostProcessConfig
+    from torchclas.inference import POSTPROCESSES
+
+    assert set(get_args(PostProcessConfig.model_fields["name"].annotation)) <= set(POSTPROCESSES)
+    scores, names = np.array([0.9, 0.2, 0.6]), ["a", "b", "c"]
+    assert POSTPROCESSES["Topk"](topk=2)(scores, names)["label_names"] == ["a", "c"]
+    assert POSTPROCESSES["MultiLabelThreshOutput"](threshold=0.7)(scores, names)["class_ids"] == [0]
+    with pytest.raises(KeyError, match="unknown post-process 'TopK' \\(did you mean 'Topk'\\?\\)"):
+        POSTPROCESSES["TopK"]

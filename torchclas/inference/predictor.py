@@ -19,6 +19,7 @@ import torch
 from .backends import open_backend
 from .ensemble import check_members, ensemble_weights, fuse_probabilities, sigmoid, softmax
 from .inputs import UNREADABLE, ImageInput, collect_inputs, load_input, unreadable_reason
+from .postprocess import POSTPROCESSES, threshold_result, topk_result  # noqa: F401 (re-exported)
 from .preprocess import build_preprocess, preprocess_image
 
 __all__ = ["Predictor", "PredictorOptions", "predictor_options", "softmax", "topk_result", "threshold_result"]
@@ -192,7 +193,8 @@ class Predictor:
         Example:
             >>> p.results_for(items, [p.preprocess(i) for i in items])  # doctest: +SKIP
         """
-        k = topk or self.topk
+        postprocess = (POSTPROCESSES["MultiLabelThreshOutput"](threshold=self.threshold) if self.multilabel
+                       else POSTPROCESSES["Topk"](topk=topk or self.topk))
         results: list[dict[str, Any] | None] = [None] * len(items)
         good = [i for i, x in enumerate(inputs) if not isinstance(x, str)]
         for i, x in enumerate(inputs):
@@ -207,9 +209,7 @@ class Predictor:
             probs = fuse_probabilities([self._scores(m.logits(batches[key]))
                                         for m, key in zip(self.members, self.member_keys)], self.weights)
             for i, row in zip(good, probs):
-                post = (threshold_result(row, self.threshold, self.class_names) if self.multilabel
-                        else topk_result(row, k, self.class_names))
-                results[i] = {"filename": items[i].filename, **post}
+                results[i] = {"filename": items[i].filename, **postprocess(row, self.class_names)}
         return results  # type: ignore[return-value]
 
     def predict_logits(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -238,31 +238,6 @@ class Predictor:
 
     def _scores(self, logits: np.ndarray) -> np.ndarray:
         return sigmoid(logits) if self.multilabel else softmax(logits)
-
-
-def topk_result(probs: np.ndarray, k: int, names: list[str]) -> dict[str, list]:
-    """The ``k`` most probable classes of one image, PaddleClas ``Topk`` style.
-
-    Example:
-        >>> topk_result(np.array([0.2, 0.7, 0.1]), 2, ["a", "b", "c"])
-        {'class_ids': [1, 0], 'scores': [0.7, 0.2], 'label_names': ['b', 'a']}
-    """
-    order = np.argsort(-probs, kind="stable")[:k]
-    return {"class_ids": [int(i) for i in order], "scores": [float(probs[i]) for i in order],
-            "label_names": [names[i] if i < len(names) else str(i) for i in order]}
-
-
-def threshold_result(scores: np.ndarray, threshold: float, names: list[str]) -> dict[str, list]:
-    """Every class scoring at least ``threshold``, highest first, PaddleClas
-    ``MultiLabelThreshOutput`` style.
-
-    Example:
-        >>> threshold_result(np.array([0.9, 0.2, 0.6]), 0.5, ["a", "b", "c"])
-        {'class_ids': [0, 2], 'scores': [0.9, 0.6], 'label_names': ['a', 'c']}
-    """
-    order = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= threshold]
-    return {"class_ids": order, "scores": [round(float(scores[i]), 6) for i in order],
-            "label_names": [names[i] if i < len(names) else str(i) for i in order]}
 
 
 def _as_array(batch: torch.Tensor | np.ndarray) -> np.ndarray:
