@@ -27,6 +27,20 @@ EVAL_OPS = [
 ]
 
 
+def seeded_checkpoint_config(root: Path, class_num: int, seed: int, **sections):
+    """Random ``PPLCNet_x0_25`` weights (``torch.manual_seed(seed)``) saved as ``root/best.safetensors``,
+    and the config that exports them with ``EVAL_OPS``; ``sections`` (``Infer=...``) are added."""
+    from torchclas.configure import config_from_dict
+    from torchclas.engine.checkpoint import save_weights
+    from torchclas.models import create_model
+
+    torch.manual_seed(seed)
+    save_weights(create_model("PPLCNet_x0_25", class_num), root / "best.safetensors")
+    return config_from_dict({"Global": {"pretrained_model": str(root / "best")},
+                             "Arch": {"name": "PPLCNet_x0_25", "class_num": class_num},
+                             "DataLoader": {"Eval": {"dataset": {"transform_ops": EVAL_OPS}}}, **sections})
+
+
 # --doctest-modules (pyproject) imports every module under testpaths; this one imports PaddleClas,
 # which only `make test-paddle`'s venv has (its tests import it themselves).
 collect_ignore = ["paddle/reference.py"]

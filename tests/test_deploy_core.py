@@ -13,18 +13,15 @@ import torch
 from PIL import Image
 
 import torchclas
-from torchclas.configure import config_from_dict
 from torchclas.data.pipeline import build_transforms
-from torchclas.engine.checkpoint import save_weights
 from torchclas.export import ExportOptions, export_model, export_options
 from torchclas.inference import Predictor, PredictorOptions, onnxruntime_session
 from torchclas.inference.predictor import predictor_options
 from torchclas.inference.preprocess import build_preprocess, preprocess_image, with_decode
-from torchclas.models import create_model
 from torchclas.models.layout import has_conv_weights, is_conv_net
 from torchclas.utils.progress import count_progress
 
-from conftest import EVAL_OPS
+from conftest import EVAL_OPS, seeded_checkpoint_config
 
 PACKAGE = Path(torchclas.__file__).parent
 
@@ -72,11 +69,7 @@ def test_importing_the_predictor_loads_no_runtime():
 def exported(tmp_path_factory):
     """A 4-class PPLCNet_x0_25 checkpoint, its config and its ONNX export."""
     root = tmp_path_factory.mktemp("deploy_core")
-    torch.manual_seed(2)
-    save_weights(create_model("PPLCNet_x0_25", 4), root / "best.safetensors")
-    cfg = config_from_dict({"Global": {"pretrained_model": str(root / "best")},
-                            "Arch": {"name": "PPLCNet_x0_25", "class_num": 4},
-                            "DataLoader": {"Eval": {"dataset": {"transform_ops": EVAL_OPS}}}})
+    cfg = seeded_checkpoint_config(root, class_num=4, seed=2)
     info = export_model(cfg, root / "model.onnx", ExportOptions(opset=17))
     return cfg, root, info
 

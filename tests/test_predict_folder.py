@@ -11,28 +11,19 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from torchclas.configure import config_from_dict
-from torchclas.engine.checkpoint import save_weights
 from torchclas.export import export_model
 from torchclas.inference import Predictor
 from torchclas.inference.folder import predict_folder, read_done
-from torchclas.models import create_model
 
-from conftest import EVAL_OPS
+from conftest import seeded_checkpoint_config
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     root = tmp_path_factory.mktemp("folder")
-    torch.manual_seed(2)
-    save_weights(create_model("PPLCNet_x0_25", 3), root / "w.safetensors")
-    cfg = config_from_dict({"Global": {"pretrained_model": str(root / "w")},
-                            "Arch": {"name": "PPLCNet_x0_25", "class_num": 3},
-                            "DataLoader": {"Eval": {"dataset": {"transform_ops": EVAL_OPS}}},
-                            "Infer": {"PostProcess": {"topk": 2}}})
+    cfg = seeded_checkpoint_config(root, class_num=3, seed=2, Infer={"PostProcess": {"topk": 2}})
     export_model(cfg, root / "m.onnx")
     return root / "m.onnx"
 

@@ -28,10 +28,10 @@ class Registry(MutableMapping[str, T], Generic[T]):
 
     Example:
         >>> LOSSES = Registry("loss", {"CELoss": dict, "FocalLoss": list})
-        >>> LOSSES.get_or_raise("CELos", where="Loss.Train[0]")
+        >>> LOSSES["CELos"]
         Traceback (most recent call last):
         ...
-        torchclas.config.registry.UnknownName: Loss.Train[0]: unknown loss 'CELos' (did you mean 'CELoss'?); available: CELoss, FocalLoss
+        torchclas.config.registry.UnknownName: unknown loss 'CELos' (did you mean 'CELoss'?); available: CELoss, FocalLoss
     """
 
     def __init__(self, kind: str, entries: Mapping[str, T] | Iterable[tuple[str, T]] = (),
@@ -67,12 +67,6 @@ class Registry(MutableMapping[str, T], Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {len(self)} names)"
-
-    def get_or_raise(self, name: str, where: str = "") -> T:
-        """The entry under ``name``; ``UnknownName`` (prefixed with ``where``) when there is none."""
-        if name in self._entries:
-            return self._entries[name]
-        raise self.unknown(name, where)
 
     def unknown(self, name: str, where: str = "") -> UnknownName:
         """The error for a name this registry lacks (returned, for the caller to raise)."""

@@ -18,7 +18,7 @@ from .ema import EmaWeights
 from .state import TrainState
 from .precision import LowPrecisionCopy, amp_dtype, build_grad_scaler, float32_ops, keep_float32
 
-__all__ = ["build_train_state", "global_batch_size", "lr_scale_factor", "scaled_lr_config", "LR_KEYS"]
+__all__ = ["build_train_state", "use_channels_last", "global_batch_size", "lr_scale_factor", "scaled_lr_config", "LR_KEYS"]
 
 log = logging.getLogger("torchclas")
 
@@ -110,11 +110,16 @@ def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> nn.Module:
             raise ValueError("Global.sync_bn: torch's SyncBatchNorm runs on CUDA only; "
                              "set Global.sync_bn=False for CPU training")
         net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-    channels_last = cfg.Global.channels_last
-    if channels_last == "auto":
-        channels_last = is_conv_net(net)
+    channels_last = use_channels_last(cfg, net)
+    if cfg.Global.channels_last == "auto":
         log.info("channels_last %s (Global.channels_last: auto; %s)", "on" if channels_last else "off",
                  "a convolutional net" if channels_last else f"fewer than {MIN_CONVS} Conv2d layers")
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     return net
+
+
+def use_channels_last(cfg: Config, net: nn.Module) -> bool:
+    """``Global.channels_last``, with ``auto`` decided by the model: on for a convolutional net."""
+    setting = cfg.Global.channels_last
+    return is_conv_net(net) if setting == "auto" else bool(setting)

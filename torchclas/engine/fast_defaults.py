@@ -11,7 +11,7 @@
   threads ran a bf16 conv 25× slower than one.
 
 ``Global.channels_last: auto`` (the default) uses channels_last for convolutional nets (at least
-``MIN_CONVS`` ``Conv2d`` layers), where oneDNN and cuDNN run convolutions faster in NHWC.
+``models.layout.MIN_CONVS`` ``Conv2d`` layers), where oneDNN and cuDNN run convolutions faster in NHWC.
 Every decision is logged with its reason; a resumed run keeps the precision and threads it
 started with (thread counts can change float rounding, so a resume stays bit-exact).
 
@@ -30,11 +30,10 @@ import torch
 from torch import nn
 
 from ..config.schema import AMPConfig, Config
-from ..models.layout import MIN_CONVS, is_conv_net
 from ..utils.hardware import BF16_FLAGS, cpu_flags
 from .precision import amp_dtype
 
-__all__ = ["conv_probe", "resolve_precision", "is_conv_net", "MIN_CONVS", "PROBE_MIN_SPEEDUP",
+__all__ = ["conv_probe", "resolve_precision", "PROBE_MIN_SPEEDUP",
            "ThreadWatch", "REPROBE_BELOW"]
 
 log = logging.getLogger("torchclas")
@@ -143,8 +142,8 @@ class ThreadWatch:
         probe: ``probe(threads, bf16) -> seconds``; None: `conv_probe`.
 
     Example:
-        >>> watch = ThreadWatch([1, 2], bf16=True)
-        >>> watch.after_epoch(ips=40.0) is None  # the first epoch sets the reference
+        >>> watch = ThreadWatch([1, 2], bf16=True, probe=lambda threads, bf16: 0.01)  # counts equally fast
+        >>> watch.after_epoch(ips=40.0) is None  # the first epoch sets the reference; no move
         True
     """
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..config.schema import Config
-from .fast_defaults import is_conv_net
+from .build import use_channels_last
 from .precision import amp_dtype
 
 __all__ = ["TrainSettings", "build_settings"]
@@ -60,14 +60,11 @@ def build_settings(cfg: Config, net: nn.Module, device: torch.device, seed: int,
         >>> settings = build_settings(cfg, state.net, torch.device("cpu"), seed=7)  # doctest: +SKIP
     """
     dtype = amp_dtype(cfg.AMP, device)
-    channels_last = cfg.Global.channels_last
-    if channels_last == "auto":
-        channels_last = is_conv_net(net)
     g = cfg.Global
     return TrainSettings(
         epochs=g.epochs, seed=seed, accum_steps=g.accum_steps,
         min_batch=2 if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()) else 1,
-        channels_last=bool(channels_last), amp_dtype=dtype,
+        channels_last=use_channels_last(cfg, net), amp_dtype=dtype,
         eval_amp_dtype=dtype if cfg.AMP is not None and cfg.AMP.use_fp16_test else None,
         eval_interval=g.eval_interval, nan_patience=g.nan_patience, nan_max_rollbacks=g.nan_max_rollbacks,
         nan_lr_factor=g.nan_lr_factor, plateau_mode=cfg.Optimizer.lr.param("mode"), best_metric=best_metric)
