@@ -100,6 +100,8 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="also train one tiny epoch per loading config")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", default=None, help="glob on the path under ppcls/configs")
+    parser.add_argument("--from", dest="listed", default=None,
+                        help="a file naming the configs to try, one path under ppcls/configs per line")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--out", default=None, help="write one JSON line per config here")
     args = parser.parse_args()
@@ -109,6 +111,9 @@ def main() -> None:
     paths = sorted(p for root in ROOTS for p in (tree / root).rglob("*.yaml"))
     if args.only:
         paths = [p for p in paths if fnmatch.fnmatch(str(p.relative_to(tree)), args.only)]
+    if args.listed:
+        wanted = set(Path(args.listed).read_text().split())
+        paths = [p for p in paths if str(p.relative_to(tree)) in wanted]
     work = Path(tempfile.mkdtemp(prefix="paddle_configs_"))
     data = make_tiny_data(work / "data")
 
