@@ -123,9 +123,10 @@ def test_pretrained_true_downloads_converts_and_loads(server, served, tmp_path, 
         in caplog.text
 
 
-def test_warm_cache_needs_no_server(server, served, tmp_path, monkeypatch):
+def test_warm_cache_needs_no_server(server, served, tmp_path):
     create_model(NAME, pretrained=True)
-    monkeypatch.setenv(URL_BASE_ENV, "http://127.0.0.1:9")  # nothing listens there
+    server.shutdown()
+    server.server_close()  # from here on, a connection to the table's URL is refused
     _assert_state_equal(create_model(NAME, pretrained=True), served[FILE][1])
     converted = tmp_path / "home" / "converted"
     for path in converted.rglob("*.safetensors"):
@@ -251,3 +252,38 @@ def test_cli_train_starts_from_the_served_weights(server, served, tiny_data, tmp
     for key in convs:  # a learning rate of 1e-12 leaves them where the served file put them
         assert torch.allclose(trained[key], source[key], atol=1e-6), key
     assert trained["classifier.weight"].shape == (3, 256)
+
+
+def test_export_and_eval_take_a_url_as_global_pretrained_model(server, served):
+    from torchclas.models.deploy import build_inference_model, checkpoint_class_num
+
+    url = f"{server.base}/dygraph/legendary_models/{FILE}"
+    cfg = config_from_dict({"Global": {"pretrained_model": url}, "Arch": {"name": NAME, "class_num": 3}})
+    assert checkpoint_class_num(cfg, url) == 1000
+    model = build_inference_model(cfg)
+    x = torch.randn(2, 3, 32, 32)
+    reference = create_model(NAME, class_num=1000).eval()
+    reference.load_state_dict(served[FILE][1])
+    with torch.no_grad():
+        assert torch.allclose(model(x), reference(x), atol=1e-5)
+    assert len(server.requests) == 1  # downloaded once, converted once, then read from the cache
+
+
+def test_the_packaged_table_is_paddleclas_own(monkeypatch, tmp_path):
+    monkeypatch.delenv(URL_BASE_ENV, raising=False)
+    monkeypatch.delenv(URLS_ENV, raising=False)
+    official = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/ResNet50_vd_"
+    assert official_url("ResNet50_vd") == (official + "pretrained.pdparams", None)
+    assert official_url("ResNet50_vd", use_ssld=True) == (official + "ssld_pretrained.pdparams", None)
+    assert official_url("PPHGNetV2_B0")[0].endswith("/PPHGNetV2_B0_ssld_pretrained.pdparams")  # SSLD only
+    bad = tmp_path / "urls.json"
+    bad.write_text(json.dumps({"ResNet18": {"sha256": "ab"}}))
+    monkeypatch.setenv(URLS_ENV, str(bad))
+    with pytest.raises(ValueError, match=rf"TORCHCLAS_PRETRAINED_URLS={bad}: 'ResNet18' needs a URL"):
+        official_url("ResNet18")
+    paddleclas = Path("/work/paddleclas")
+    if (paddleclas / "ppcls").is_dir():  # the generator, rerun on PaddleClas's source, changes nothing
+        tool = Path(__file__).resolve().parents[1] / "tools" / "paddle_urls.py"
+        done = subprocess.run([sys.executable, str(tool), "--paddleclas", str(paddleclas), "--check"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "up to date" in done.stdout, done.stdout + done.stderr

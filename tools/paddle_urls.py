@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 OUT = Path(__file__).resolve().parents[1] / "torchclas" / "models" / "io" / "paddle_urls.json"
 # The `*_ssld` rows of PaddleClas's ImageNet-1k model list (docs/zh_CN/models/ImageNet1k/model_list.md).
 SSLD_DOCUMENTED = (
@@ -71,7 +72,7 @@ def ssld_in_configs(configs: Path) -> set[str]:
 
     for path in sorted(configs.rglob("*.yaml")):
         try:
-            walk(yaml.safe_load(path.read_text(encoding="utf-8")))
+            walk(yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER))
         except yaml.YAMLError:
             continue
     return found

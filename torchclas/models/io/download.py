@@ -100,7 +100,7 @@ def download(url: str, dest: str | Path, sha256: str | None = None,
         server_md5 = _fetch_with_retries(url, part, dest, attempts, timeout)
         _check(part, dest, url, sha256, server_md5, validate)
         os.replace(part, dest)
-    log.info("downloaded %s -> %s", url, dest)
+    log.debug("downloaded %s -> %s", url, dest)
     return dest
 
 

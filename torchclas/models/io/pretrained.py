@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -128,24 +127,16 @@ def fetch_weights(url: str, sha256: str | None = None) -> Path:
         DownloadError: see :func:`~torchclas.models.io.download.download`.
     """
     dest = _cache_file(url)
-    if dest.is_file():
-        return dest
-    path = download(url, dest, sha256=sha256, validate=_check_pdparams if dest.suffix == ".pdparams" else None)
-    shutil.rmtree(_converted_dir(path), ignore_errors=True)  # conversions of an older copy
-    return path
-
-
-def _converted_dir(pdparams: Path) -> Path:
-    return cache_home() / "converted" / pdparams.stem
+    return download(url, dest, sha256=sha256, validate=_check_pdparams if dest.suffix == ".pdparams" else None)
 
 
 def _converted_file(pdparams: Path, name: str, model_kwargs: dict[str, Any]) -> Path:
-    """One converted file per model and builder arguments (they shape the conversion)."""
+    """One converted file per downloaded file, model and builder arguments (they shape the conversion)."""
     tag = ""
     if model_kwargs:
         text = json.dumps(model_kwargs, sort_keys=True, default=repr)
         tag = "-" + hashlib.sha256(text.encode()).hexdigest()[:10]
-    return _converted_dir(pdparams) / f"{name}{tag}.safetensors"
+    return cache_home() / "converted" / pdparams.stem / f"{name}{tag}.safetensors"
 
 
 def _convert(pdparams: Path, out: Path, name: str, model_kwargs: dict[str, Any]) -> Path:
