@@ -118,8 +118,8 @@ def _fetch_with_retries(url: str, part: Path, dest: Path, attempts: int, timeout
             reason = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
         if attempt < attempts:
             have = part.stat().st_size if part.exists() else 0
-            log.warning("download of %s stopped (%s) after %d bytes; try %d of %d resumes", url, reason, have,
-                        attempt + 1, attempts)
+            log.warning("download of %s: %s (%d bytes so far); trying again (%d of %d)%s", url, reason, have,
+                        attempt + 1, attempts, ", resuming" if have else "")
             time.sleep(min(0.5 * attempt, 2.0))
     raise DownloadError(f"cannot download {url} ({reason}) after {attempts} tries; nothing is cached at {dest}; "
                         f"put the file there by hand, or point TORCHCLAS_PRETRAINED_URL_BASE at a mirror")
