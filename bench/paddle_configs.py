@@ -7,7 +7,9 @@ Each config of ``ImageNet/``, ``quick_start/`` and ``PULC/`` is loaded with only
 overridden (``DataLoader.*.dataset.image_root`` / ``cls_label_path`` and ``Global.infer_imgs``,
 pointed at a tiny generated image list). With ``--train`` each config that loads also runs
 ``torchclas train`` for one epoch on that list (train + eval + checkpoint) in a subprocess, with
-the batch size cut to 2 so that the big models fit a CPU step; nothing else changes.
+the batch size cut to 2 so that the big models fit a CPU step, and ``Arch.pretrained`` off (the
+official weights are gigabytes over all configs; ``--pretrained`` keeps it and downloads them into
+``$TORCHCLAS_HOME``); nothing else changes.
 
 Files that belong to other issues are counted apart, not tried: strategy-search files
 (``search.yaml``), distillation (``Arch.name: DistillationModel``) and multi-label/attribute
@@ -103,6 +105,7 @@ def main() -> None:
     parser.add_argument("--from", dest="listed", default=None,
                         help="a file naming the configs to try, one path under ppcls/configs per line")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--pretrained", action="store_true", help="keep Arch.pretrained (downloads weights)")
     parser.add_argument("--out", default=None, help="write one JSON line per config here")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
@@ -127,6 +130,8 @@ def main() -> None:
         if issue is None:
             overrides = data_overrides(raw, data["root"], {"Train": data["list"]}, data["img"],
                                        2 if args.train else None)
+            if not args.pretrained and (raw.get("Arch") or {}).get("pretrained"):
+                overrides.append("Arch.pretrained=False")
             row["load_error"] = try_load(path, overrides)
             if row["load_error"] is None and args.train:
                 to_train.append((row, path, overrides))

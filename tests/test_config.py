@@ -480,11 +480,13 @@ def test_keys_left_unset_are_not_reported(base, caplog):
     assert ignored_keys(cfg) == [] and "no effect" not in caplog.text
 
 
-def test_arch_pretrained_is_reported_until_it_loads_weights(base, caplog):
-    base["Arch"]["pretrained"] = True
+def test_arch_pretrained_and_use_ssld_are_keys_not_builder_arguments(base, caplog):
+    base["Arch"].update(pretrained=True, use_ssld=True)
     with caplog.at_level("WARNING"):
-        config_from_dict(base, source="paddle.yaml")
-    assert "paddle.yaml: Arch.pretrained has no effect in torchclas (ignored)" in caplog.text
+        cfg = config_from_dict(base, source="paddle.yaml")
+    assert "Arch.pretrained" not in caplog.text  # it loads weights now (tests/test_pretrained.py)
+    assert (cfg.Arch.pretrained, cfg.Arch.use_ssld) == (True, True)
+    assert "use_ssld" not in cfg.Arch.builder_kwargs and "pretrained" not in cfg.Arch.builder_kwargs
 
 
 def test_config_shape_checks_need_no_registry():

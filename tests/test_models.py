@@ -105,8 +105,8 @@ def test_return_stages_gives_multi_scale_features():
 def test_create_model_errors():
     with pytest.raises(ValueError, match=r"unknown model 'ResNet50vd' \(did you mean 'ResNet50_vd'\?\)"):
         create_model("ResNet50vd")
-    with pytest.raises(ValueError, match="pretrained=True would download weights; pass a local file path"):
-        create_model("PPLCNet_x0_25", class_num=2, pretrained=True)
+    with pytest.raises(ValueError, match="PaddleClas publishes no pretrained weights for 'WideResNet'"):
+        create_model("WideResNet", class_num=2, pretrained=True)  # tests/test_pretrained.py: the downloads
     with pytest.raises(ValueError, match="model 'PPLCNet_x0_25': bad Arch argument"):
         create_model("PPLCNet_x0_25", class_num=2, no_such_option=1)
 

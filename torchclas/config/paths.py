@@ -45,11 +45,15 @@ def _dataset_entries(where: str, split: Optional[SplitConfig], needed_by: str) -
     return entries
 
 
+def _is_url(value: str) -> bool:
+    return value.lower().startswith(("http://", "https://", "file://"))  # downloaded, not checked here
+
+
 def _weights_entries(cfg: Config) -> list[_Entry]:
     entries = []
-    if cfg.Global.pretrained_model:
+    if cfg.Global.pretrained_model and not _is_url(cfg.Global.pretrained_model):
         entries.append(_Entry("Global.pretrained_model", cfg.Global.pretrained_model, "weights"))
-    if isinstance(cfg.Arch.pretrained, str) and cfg.Arch.pretrained:
+    if isinstance(cfg.Arch.pretrained, str) and cfg.Arch.pretrained and not _is_url(cfg.Arch.pretrained):
         entries.append(_Entry("Arch.pretrained", cfg.Arch.pretrained, "weights"))
     return entries
 
@@ -122,7 +126,7 @@ def check_config_paths(cfg: Config, purpose: Purpose, source: str | None = None)
     - ``train``: ``DataLoader.Train`` (and ``DataLoader.Eval`` when ``Global.eval_during_train``)
       ``.dataset.image_root`` (a folder) and ``cls_label_path`` (a file; not for ``ImageFolder``);
       ``Global.pretrained_model`` and a string ``Arch.pretrained`` (weights, the suffix may be
-      left out as in PaddleClas); ``Global.checkpoints`` unless ``auto``.
+      left out as in PaddleClas; URLs are downloaded, not checked here); ``Global.checkpoints`` unless ``auto``.
     - ``eval``: ``DataLoader.Eval`` as above, and the weights keys.
     - ``export``: the weights keys and ``Infer.PostProcess.class_id_map_file``.
     - ``infer``: ``Infer.PostProcess.class_id_map_file``.

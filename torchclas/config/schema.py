@@ -78,17 +78,22 @@ class GlobalConfig(Section):
 
 
 class ArchConfig(BaseModel):
-    """``Arch``: the model name; other keys go to the model builder as keyword arguments."""
+    """``Arch``: the model name; other keys go to the model builder as keyword arguments.
+
+    ``pretrained``: ``True`` loads PaddleClas's official ImageNet weights (SSLD ones with
+    ``use_ssld``), downloaded once into ``$TORCHCLAS_HOME``; a string is a weights file or URL.
+    """
 
     model_config = ConfigDict(extra="allow")
 
     name: str
     class_num: Optional[int] = Field(None, ge=1)
-    pretrained: bool | str = ignored(False, "Global.pretrained_model loads weights (a local path)")
+    pretrained: bool | str = False
+    use_ssld: bool = False
 
     @property
     def builder_kwargs(self) -> dict[str, Any]:
-        """Keys beyond name/class_num/pretrained, passed to the model builder."""
+        """Keys beyond name/class_num/pretrained/use_ssld, passed to the model builder."""
         return dict(self.model_extra or {})
 
 

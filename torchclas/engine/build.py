@@ -18,7 +18,7 @@ from .ema import EmaWeights
 from .state import TrainState
 from .precision import LowPrecisionCopy, amp_dtype, build_grad_scaler, float32_ops, keep_float32
 
-__all__ = ["build_train_state", "use_channels_last", "global_batch_size", "lr_scale_factor", "scaled_lr_config", "LR_KEYS"]
+__all__ = ["build_train_state", "pretrained_args", "use_channels_last", "global_batch_size", "lr_scale_factor", "scaled_lr_config", "LR_KEYS"]
 
 log = logging.getLogger("torchclas")
 
@@ -102,9 +102,19 @@ def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches
                       scaler=build_grad_scaler(cfg.AMP, dtype, device), low_precision=low, ema=ema)
 
 
+def pretrained_args(cfg: Config) -> dict:
+    """``create_model``'s weights arguments for training: ``Global.pretrained_model`` (weights to
+    go on from) when set, loaded after and over ``Arch.pretrained`` in PaddleClas, so it replaces
+    it here; else ``Arch.pretrained`` and ``Arch.use_ssld`` (the backbone's ImageNet start)."""
+    if cfg.Global.pretrained_model:
+        if cfg.Arch.pretrained:
+            log.info("Arch.pretrained not loaded: Global.pretrained_model (%s) replaces it", cfg.Global.pretrained_model)
+        return {"pretrained": cfg.Global.pretrained_model}
+    return {"pretrained": cfg.Arch.pretrained, "use_ssld": cfg.Arch.use_ssld}
+
+
 def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> nn.Module:
-    net = create_model(cfg.Arch.name, cfg.class_num, pretrained=cfg.Global.pretrained_model,
-                       **cfg.Arch.builder_kwargs).to(device)
+    net = create_model(cfg.Arch.name, cfg.class_num, **pretrained_args(cfg), **cfg.Arch.builder_kwargs).to(device)
     if cfg.Global.sync_bn and info.enabled:
         if device.type != "cuda":
             raise ValueError("Global.sync_bn: torch's SyncBatchNorm runs on CUDA only; "

@@ -15,6 +15,7 @@ from torch import nn
 
 from ..config.errors import closest
 from .entry import ModelEntry
+from .io.pretrained import pretrained_path
 from .io.weights import WeightsFileError, load_pretrained, read_state_dict, resolve_weights_path
 from .layers.heads import FeatureExtractor, add_extra_fc
 from .table import MODEL_TABLE
@@ -31,7 +32,7 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path = False,
-                 extra_fc: int | None = None, extra_fc_act: str = "relu",
+                 use_ssld: bool = False, extra_fc: int | None = None, extra_fc_act: str = "relu",
                  return_stages: Sequence[int] | None = None, acb: bool = False,
                  **kwargs: Any) -> nn.Module:
     """Build a model by its PaddleClas name, like timm's ``create_model``.
@@ -39,8 +40,11 @@ def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path
     Args:
         name: a name of ``MODEL_TABLE`` such as ``"ResNet50_vd"`` or ``"PPLCNet_x1_0"``.
         class_num: size of the classifier.
-        pretrained: a local weights path (with or without extension); ``True`` needs a
-            download, which torchclas never does, so it is refused with a clear error.
+        pretrained: ``True`` for PaddleClas's official ImageNet weights (downloaded once into
+            ``$TORCHCLAS_HOME``, default ``~/.cache/torchclas``, and converted), a URL, or a
+            local weights path (with or without extension). A classifier of another size than
+            the file's is left at its random start (logged), as PaddleClas fine-tuning does.
+        use_ssld: with ``pretrained=True``, PaddleClas's SSLD-distilled weights.
         extra_fc: width of an extra FC (+ ``extra_fc_act``) between pooling and classifier.
         return_stages: return a :class:`FeatureExtractor` giving these stages' feature maps
             (0 = the first stride-4 stage) instead of a classifier.
@@ -54,9 +58,6 @@ def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path
     if name not in MODEL_TABLE:
         raise ValueError(f"unknown model '{name}'{closest(name, MODEL_TABLE)}; "
                          f"see `torchclas models` for the {len(MODEL_TABLE)} names")
-    if pretrained is True:
-        raise ValueError(f"model '{name}': pretrained=True would download weights; "
-                         "pass a local file path instead")
     try:
         model = MODEL_TABLE[name].build(num_classes=class_num, **kwargs)
     except TypeError as exc:
@@ -68,7 +69,7 @@ def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path
         model = add_extra_fc(model, extra_fc, extra_fc_act, drop_rate=kwargs.get("drop_rate", 0.0))
     model.torchclas_name, model.torchclas_kwargs = name, kwargs
     if pretrained:
-        load_pretrained(model, pretrained)
+        load_pretrained(model, pretrained_path(name, pretrained, use_ssld, kwargs))
     if return_stages is not None:
         model = FeatureExtractor(model, return_stages)
         model.torchclas_name = name

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..config import Config
 from . import create_model
+from .io.pretrained import is_url, pretrained_path
 from .io.weights import load_pretrained, read_state_dict
 from .reparam import folds_itself, reparameterize_model
 
@@ -29,7 +30,7 @@ def checkpoint_class_num(cfg: Config, weights: str | Path) -> int:
 
     Args:
         cfg: a validated config; its ``Arch`` names the architecture.
-        weights: a weights path with or without ``.safetensors``.
+        weights: a weights path with or without ``.safetensors``, or a URL (downloaded).
 
     Raises:
         ValueError when the file lacks the classifier or its classifier tensors disagree.
@@ -44,6 +45,7 @@ def checkpoint_class_num(cfg: Config, weights: str | Path) -> int:
     head = [k for k in one if k in two and one[k].shape != two[k].shape]
     if not head:
         return cfg.class_num  # a model without a class-sized tensor: nothing to read
+    weights = _local(cfg, weights)
     state = read_state_dict(weights, create_model(cfg.Arch.name, cfg.class_num, **cfg.Arch.builder_kwargs)
                             if Path(str(weights)).suffix == ".pdparams" else None)
     found = {}
@@ -57,6 +59,12 @@ def checkpoint_class_num(cfg: Config, weights: str | Path) -> int:
     return next(iter(found.values()))
 
 
+def _local(cfg: Config, weights: str | Path) -> str | Path:
+    """``weights``, or for a URL its cached (converted) download."""
+    return pretrained_path(cfg.Arch.name, str(weights), model_kwargs=cfg.Arch.builder_kwargs) if is_url(weights) \
+        else weights
+
+
 def build_inference_model(cfg: Config, weights: str | Path | None = None,
                           class_num: int | None = None) -> nn.Module:
     """Build ``cfg.Arch`` in eval mode with ``weights`` (default ``Global.pretrained_model``).
@@ -68,7 +76,7 @@ def build_inference_model(cfg: Config, weights: str | Path | None = None,
 
     Args:
         cfg: a validated config.
-        weights: a weights path with or without ``.safetensors``.
+        weights: a weights path with or without ``.safetensors``, or a URL (downloaded).
         class_num: the classifier size; None reads it from the checkpoint.
 
     Example:
@@ -83,7 +91,7 @@ def build_inference_model(cfg: Config, weights: str | Path | None = None,
             log.warning("%s holds a %d-class classifier; the config says class_num=%d: using %d",
                         weights, class_num, cfg.class_num, class_num)
     model = create_model(cfg.Arch.name, class_num, **cfg.Arch.builder_kwargs)
-    load_pretrained(model, weights, strict_shapes=True)
+    load_pretrained(model, _local(cfg, weights), strict_shapes=True)
     return reparameterize_model(model.eval())
 
 

@@ -65,7 +65,7 @@ class ModelEntry:
 
 
 def timm_model(timm_name: str, **kwargs: Any) -> nn.Module:
-    """timm's ``timm_name`` with random weights (torchclas never downloads weights).
+    """timm's ``timm_name`` with random weights (timm's own weight downloads are never used).
 
     Example:
         >>> model = timm_model("resnet18", num_classes=10)

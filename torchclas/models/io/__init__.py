@@ -4,11 +4,14 @@
   never unpickling untrusted objects) and load (:func:`load_pretrained`) local weights files.
 * :mod:`.paddle_weights`: read a ``.pdparams`` safely and convert it to our layout.
 * :mod:`.paddle_order`: generic maps from PaddleClas's parameter order onto ours.
-
-torchclas never downloads weights, so there is no download cache: a pretrained model is a
-local path given by the user.
+* :mod:`.pretrained`: ``pretrained: True`` / a URL / a path -> a local file (:func:`pretrained_path`),
+  from the official URL table ``paddle_urls.json`` (``tools/paddle_urls.py`` generates it).
+* :mod:`.download`: the resumable, checked download cache under ``$TORCHCLAS_HOME``.
 """
 
+from .download import DownloadError, cache_home
+from .pretrained import is_url, pretrained_path
 from .weights import WeightsFileError, load_pretrained, read_state_dict, resolve_weights_path
 
-__all__ = ["WeightsFileError", "load_pretrained", "read_state_dict", "resolve_weights_path"]
+__all__ = ["DownloadError", "WeightsFileError", "cache_home", "is_url", "load_pretrained", "pretrained_path",
+           "read_state_dict", "resolve_weights_path"]

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["read_pdparams", "convert_paddle_state", "paddle_state_dict", "convert_pdparams", "PaddleStateError"]
+__all__ = ["read_pdparams", "convert_paddle_state", "paddle_state_dict", "convert_paddle_arrays", "convert_pdparams",
+           "PaddleStateError"]
 
 STRUCTURE_KEY = "StructuredToParameterName@@"
 _ALLOWED_GLOBALS = {
@@ -144,9 +145,14 @@ def paddle_state_dict(path: str | Path, model_name: str, **model_kwargs: Any) ->
     The classifier keeps the file's class count; ``model_kwargs`` go to the builder (e.g. an
     architecture switch the file was trained with).
     """
+    return convert_paddle_arrays(read_pdparams(path), model_name, **model_kwargs)
+
+
+def convert_paddle_arrays(paddle_state: dict[str, np.ndarray], model_name: str,
+                          **model_kwargs: Any) -> dict[str, torch.Tensor]:
+    """:func:`paddle_state_dict` for arrays already read by :func:`read_pdparams`."""
     from .. import MODEL_TABLE, create_model
 
-    paddle_state = read_pdparams(path)
     reorder = MODEL_TABLE[model_name].paddle_reorder
     in_our_order = {k: paddle_state[k] for k in reorder(list(paddle_state))} if reorder else paddle_state
     model = create_model(model_name, class_num=_paddle_class_num(in_our_order), **model_kwargs)

@@ -170,9 +170,12 @@ def load_pretrained(model: nn.Module, path: str | Path, strict_shapes: bool = Fa
     skipped = [k for k, v in state.items() if v.shape != own[k].shape]
     if skipped and strict_shapes:
         raise ValueError(f"{path}: shapes differ for {skipped}")
+    if skipped:
+        shapes = ", ".join(f"{k} {tuple(state[k].shape)} in file, {tuple(own[k].shape)} in model" for k in skipped)
+        log.warning("pretrained %s: %d tensor(s) of another shape not loaded, left at their random start "
+                    "(a classifier for another class_num, as PaddleClas fine-tuning does): %s", path, len(skipped),
+                    shapes)
     for key in skipped:
-        log.warning("pretrained %s: skipped %s (shape %s in file, %s in model)",
-                    path, key, tuple(state[key].shape), tuple(own[key].shape))
         state[key] = own[key]
     model.load_state_dict(state)
     return skipped
