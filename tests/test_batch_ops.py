@@ -11,9 +11,10 @@ import torch
 from tests.conftest import tiny_config_dict
 from torchclas.config import ConfigError
 from torchclas.configure import config_from_dict
-from torchclas.data.batch_ops import CutmixOperator, MixupOperator, OpSampler
+from torchclas.data.batch_ops import SAMPLED_OPS, CutmixOperator, MixupOperator, OpSampler
 from torchclas.data.pipeline import build_batch_ops, check_batch_ops
 from torchclas.data.loader import build_dataloader
+from torchclas.data.registry import BATCH_OPS
 from torchclas.metrics import TopkAcc
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
@@ -124,13 +125,14 @@ def test_op_sampler_picks_ops_with_their_probabilities_and_identity_otherwise():
     assert identity / draws == pytest.approx(0.2, abs=0.03)
 
 
-def test_op_sampler_errors(caplog):
+def test_op_sampler_errors(caplog, monkeypatch):
     with pytest.raises(ValueError, match="sum to 1.2, more than 1"):
         OpSampler(class_num=3, MixupOperator={"prob": 0.6}, CutmixOperator={"prob": 0.6})
     with pytest.raises(ValueError, match=r"'MixupOperater' is not a batch op \(did you mean 'MixupOperator'\?\)"):
         OpSampler(class_num=3, MixupOperater={"prob": 0.5})
-    with pytest.raises(ValueError, match="'FmixOperator' is a PaddleClas batch op not implemented"):
-        OpSampler(class_num=3, FmixOperator={"prob": 0.5})
+    monkeypatch.setattr(SAMPLED_OPS, "not_yet", frozenset({"FancyMix"}))
+    with pytest.raises(ValueError, match="'FancyMix' is a PaddleClas batch op not implemented"):
+        OpSampler(class_num=3, FancyMix={"prob": 0.5})
     with caplog.at_level(logging.WARNING):
         sampler = OpSampler(class_num=3, MixupOperator={"alpha": 0.2})
     assert sampler.ops[0][1] == 0 and "no 'prob'" in caplog.text
@@ -146,11 +148,12 @@ def test_batch_ops_need_class_num_and_labels_in_range():
         build_batch_ops([{"MixupOperator": {"alpha": 0.2}}], None)
 
 
-def test_check_batch_ops_rejects_per_image_ops_and_skips_not_yet():
+def test_check_batch_ops_rejects_per_image_ops_and_skips_not_yet(monkeypatch):
     with pytest.raises(ValueError, match=r"x\[0\]: 'ResizeImage' is a per-image op; list it under "
                                          r"dataset\.transform_ops"):
         check_batch_ops([{"ResizeImage": {"size": 8}}], "x", 3)
-    assert check_batch_ops([{"FmixOperator": {"alpha": 1}}, SAMPLER], "x", 3) == ["FmixOperator"]
+    monkeypatch.setattr(BATCH_OPS, "not_yet", frozenset({"FancyMix"}))
+    assert check_batch_ops([{"FancyMix": {"alpha": 1}}, SAMPLER], "x", 3) == ["FancyMix"]
 
 
 # ---------------------------------------------------------------- DataLoader

@@ -374,18 +374,16 @@ def test_class_num_and_arch_extra_kwargs(base):
 def test_paddleclas_keys_not_implemented_load_and_are_reported(base, caplog):
     base["AMP"] = {"use_amp": True, "level": "O1", "use_promote": True}
     base["Global"]["use_visualdl"] = True
-    base["DataLoader"]["Train"]["dataset"]["batch_transform_ops"] = [{"FmixOperator": {"alpha": 1.0}}]
     base["DataLoader"]["Train"]["dataset"]["transform_ops"].append({"Pad": {"padding": 4}})
     base["Infer"]["transforms"].insert(1, {"RandomRotation": None})
     base["Optimizer"]["lr"]["last_epoch"] = 3
-    assert {"Pad", "RandomRotation", "FmixOperator"} <= NOT_YET_IMPLEMENTED_OPS
+    assert {"Pad", "RandomRotation"} <= NOT_YET_IMPLEMENTED_OPS
     with caplog.at_level("WARNING"):
         cfg = config_from_dict(base, source="paddle.yaml")
     found = unimplemented_keys(cfg)
     assert sorted(found) == sorted([
         "AMP.use_promote", "Global.use_visualdl", "Optimizer.lr.last_epoch",
         "DataLoader.Train.dataset.transform_ops.Pad",
-        "DataLoader.Train.dataset.batch_transform_ops.FmixOperator",
         "Infer.transforms.RandomRotation",
     ])
     assert "paddle.yaml: keys not implemented" in caplog.text

@@ -1,4 +1,5 @@
-"""Class-balanced and weighted samplers: frequencies, determinism, sharding, config errors."""
+"""Class-balanced, weighted and repeated-augmentation samplers: frequencies, determinism, sharding,
+config errors."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from torchclas.config import ConfigError
 from torchclas.configure import config_from_dict
 from torchclas.config.schema import SamplerConfig
 from torchclas.data.loader import SeededBatchSampler, build_dataloader
-from torchclas.data.samplers import (WeightedClassSampler, build_batch_sampler, dataset_labels,
-                                     label_counts)
+from torchclas.data.samplers import (RepeatedAugmentSampler, WeightedClassSampler, build_batch_sampler,
+                                     dataset_labels, label_counts)
 
 # pytest resets the filter torchclas.data.transforms installs at import; keep the output readable.
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
@@ -201,3 +202,46 @@ def test_build_dataloader_checks_class_weights_against_class_num(tiny_data, tmp_
     split.sampler.class_weights = [1.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="sampler.class_weights: 3 weights given but there are 4 classes"):
         build_dataloader(split, class_num=4)
+
+
+# ---------------------------------------------------------------- RASampler
+
+def _ra(size=300, batch_size=16, num_replicas=1, rank=0, **keys):
+    cfg = SamplerConfig(name="RASampler", batch_size=batch_size, shuffle=True, **keys)
+    return build_batch_sampler(cfg, Labelled([0] * size), seed=3, num_replicas=num_replicas, rank=rank)
+
+
+def test_ra_sampler_repeats_each_image_with_its_own_seeds():
+    sampler = _ra(num_repeats=3)
+    assert isinstance(sampler, RepeatedAugmentSampler)
+    sampler.set_epoch(0)
+    items = [item for batch in sampler for item in batch]
+    indices = [index for index, _ in items]
+    assert len(indices) == 256  # an epoch is one pass, rounded down to a multiple of 256 (DeiT)
+    runs = [indices[i:i + 3] for i in range(0, 255, 3)]
+    assert all(len(set(run)) == 1 for run in runs)  # each image three times in a row
+    assert len({seed for _, seed in items}) == 256  # each copy its own augmentation
+    assert len(sampler) == 16
+
+
+def test_ra_sampler_spreads_the_copies_over_processes():
+    shards = [_ra(size=512, num_replicas=3, rank=r) for r in range(3)]
+    draws = [_draws(s, 2) for s in shards]
+    assert [len(d) for d in draws] == [512 // 3] * 3
+    first = [d[0] for d in draws]
+    assert len(set(first)) == 1  # the three copies of the first image land on the three processes
+    assert _draws(shards[0], 2) == draws[0] and _draws(shards[0], 3) != draws[0]
+
+
+def test_ra_sampler_on_small_data_takes_one_pass():
+    sampler = _ra(size=48, batch_size=8)
+    draws = _draws(sampler)
+    assert len(draws) == 48 and len(sampler) == 6
+    assert Counter(Counter(draws).values()) == {3: 16}  # 16 images three times
+    assert _ra(size=48, batch_size=7, drop_last=True).__len__() == 6
+
+
+def test_ra_sampler_keys():
+    with pytest.raises(ValueError, match="num_repeats is a key of RASampler"):
+        SamplerConfig(name="DistributedBatchSampler", num_repeats=2)
+    assert _ra(num_repeats=2).num_repeats == 2

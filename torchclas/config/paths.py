@@ -39,7 +39,9 @@ def _dataset_entries(where: str, split: Optional[SplitConfig], needed_by: str) -
         return [_Entry(where, None, "section", f"not set ({needed_by} needs it)")]
     dataset, key = split.dataset, f"{where}.dataset"
     entries = [_Entry(f"{key}.image_root", dataset.image_root, "folder")]
-    if dataset.name not in DatasetConfig.FOLDER_NAMES:
+    if dataset.name == "CustomLabelDataset":
+        entries.append(_Entry(f"{key}.sample_list_path", dataset.sample_list_path, "file"))
+    elif dataset.name not in DatasetConfig.FOLDER_NAMES:
         entries.append(_Entry(f"{key}.cls_label_path", dataset.cls_label_path, "file",
                               f"not set ({dataset.name} needs a 'path label' list file, or use name: ImageFolder)"))
     return entries

@@ -1,4 +1,5 @@
-"""PaddleClas batch ops (``DataLoader.Train.dataset.batch_transform_ops``): Mixup, CutMix, OpSampler.
+"""PaddleClas batch ops (``DataLoader.Train.dataset.batch_transform_ops``): Mixup, CutMix, OpSampler
+(FMix and MixupCutmixHybrid live in `fmix` and `mix_hybrid`).
 
 They run in the DataLoader's collate function, on the stacked batch, after bad images are
 dropped. They turn integer labels ``[N]`` into soft targets ``[N, class_num]`` (float32, rows
@@ -25,60 +26,14 @@ import torch
 from ..config.errors import closest
 from ..config.registry import Registry
 from .augment import number
+from .batch_base import BatchOperator, beta_sample, blend
+from .fmix import FmixOperator
+from .mix_hybrid import MixupCutmixHybrid
 from .op_lists import make_op
 
 __all__ = ["BatchOperator", "MixupOperator", "CutmixOperator", "OpSampler", "BatchOps", "SAMPLED_OPS"]
 
 logger = logging.getLogger(__name__)
-
-
-class BatchOperator:
-    """Base of batch ops: ``op(images [N, C, H, W], labels) -> (images, targets [N, class_num])``.
-
-    ``labels`` may be integer ``[N]`` or already soft ``[N, class_num]`` (a previous batch op's).
-
-    Args:
-        class_num: number of classes; the DataLoader passes the config's ``class_num``.
-    """
-
-    name = "BatchOperator"
-
-    def __init__(self, class_num=None):
-        if class_num is None:
-            raise ValueError(f"{self.name} needs class_num (the number of classes): set Arch.class_num in "
-                             "the config, or pass build_dataloader(..., class_num=N)")
-        if isinstance(class_num, bool) or not isinstance(class_num, int) or class_num < 1:
-            raise ValueError(f"{self.name}: class_num must be a positive integer, got {class_num!r}")
-        self.class_num = class_num
-
-    def targets(self, labels: torch.Tensor) -> torch.Tensor:
-        """Labels as float32 soft targets ``[N, class_num]`` (one-hot for integer labels)."""
-        if labels.ndim == 2:
-            if labels.shape[1] != self.class_num:
-                raise ValueError(f"{self.name}: soft labels have {labels.shape[1]} classes, "
-                                 f"class_num is {self.class_num}")
-            return labels.to(torch.float32)
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.class_num):
-            bad = int(labels.max()) if int(labels.max()) >= self.class_num else int(labels.min())
-            raise ValueError(f"{self.name}: label {bad} is outside 0..{self.class_num - 1} "
-                             f"(class_num {self.class_num}); check Arch.class_num")
-        return torch.nn.functional.one_hot(labels.long(), self.class_num).to(torch.float32)
-
-    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return images, self.targets(labels)
-
-
-def _beta(alpha: float) -> float:
-    concentration = torch.tensor(alpha, dtype=torch.float64)
-    return float(torch.distributions.Beta(concentration, concentration).sample())
-
-
-def _blend(a: torch.Tensor, b: torch.Tensor, lam: float) -> torch.Tensor:
-    """``lam * a + (1 - lam) * b`` in ``a``'s dtype (rounded for integer images)."""
-    if a.dtype.is_floating_point:
-        return lam * a + (1 - lam) * b
-    mixed = lam * a.to(torch.float32) + (1 - lam) * b.to(torch.float32)
-    return mixed.round().clamp(torch.iinfo(a.dtype).min, torch.iinfo(a.dtype).max).to(a.dtype)
 
 
 class MixupOperator(BatchOperator):
@@ -107,9 +62,9 @@ class MixupOperator(BatchOperator):
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         targets = self.targets(labels)
-        lam = _beta(self.alpha)
+        lam = beta_sample(self.alpha)
         perm = torch.randperm(images.shape[0])
-        return _blend(images, images[perm], lam), lam * targets + (1 - lam) * targets[perm]
+        return blend(images, images[perm], lam), lam * targets + (1 - lam) * targets[perm]
 
 
 class CutmixOperator(MixupOperator):
@@ -141,7 +96,7 @@ class CutmixOperator(MixupOperator):
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         targets = self.targets(labels)
-        lam = _beta(self.alpha)
+        lam = beta_sample(self.alpha)
         perm = torch.randperm(images.shape[0])
         height, width = images.shape[-2:]
         y1, y2, x1, x2 = self.box(height, width, lam)
@@ -221,4 +176,6 @@ class BatchOps:
 SAMPLED_OPS: Registry[type] = Registry("batch op", {
     "MixupOperator": MixupOperator,
     "CutmixOperator": CutmixOperator,
-}, not_yet={"FmixOperator", "MixupCutmixHybrid"})
+    "FmixOperator": FmixOperator,
+    "MixupCutmixHybrid": MixupCutmixHybrid,
+})

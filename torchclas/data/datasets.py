@@ -65,25 +65,40 @@ class _ImageSampleDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[Any, int] | BadSample:
+        return self.load(index, self.transform)
+
+    def load(self, index: int, transform: Callable) -> tuple[Any, int] | BadSample:
+        """Sample ``index`` read and passed through ``transform`` (the dataset's own, or one of a
+        subclass's: `multi_scale.MultiScaleDataset` has one per scale)."""
         path, label = self.samples[index]
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-            if not data:
-                raise ImageDecodeError("empty file")
-            return self.transform(data), label
+            return transform(read_image_bytes(path)), label
         except (OSError, ImageDecodeError) as err:
-            reason = str(err) if isinstance(err, ImageDecodeError) else (err.strerror or str(err))
-            if self.strict:
-                raise BadImageError(path, reason) from err
-            return BadSample(path, reason)
+            return bad_sample(path, err, self.strict)
+
+
+def read_image_bytes(path: str) -> bytes:
+    """The bytes of an image file; ``ImageDecodeError`` when it is empty."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if not data:
+        raise ImageDecodeError("empty file")
+    return data
+
+
+def bad_sample(path: str, err: Exception, strict: bool) -> BadSample:
+    """The `BadSample` of an image that could not be read (``err``); `BadImageError` when strict."""
+    reason = str(err) if isinstance(err, ImageDecodeError) else (getattr(err, "strerror", None) or str(err))
+    if strict:
+        raise BadImageError(path, reason) from err
+    return BadSample(path, reason)
 
 
 MISSING_SHOWN = 5
 """How many missing files the one warning of `FileListDataset` quotes by line number."""
 
 
-def _drop_missing(numbered: list[tuple[int, str, int]], cls_label_path: str, image_root: str,
+def drop_missing(numbered: list[tuple[int, str, int]], cls_label_path: str, image_root: str,
                   strict: bool) -> tuple[list[tuple[str, int]], list[tuple[int, str]]]:
     """Split listed samples into those on disk and ``(line, path)`` of those not (one stat each).
 
@@ -138,7 +153,7 @@ class FileListDataset(_ImageSampleDataset):
     def __init__(self, image_root: str, cls_label_path: str, transform: Callable | None = None,
                  delimiter: str | None = None, strict: bool = False, class_num: int | None = None):
         numbered = read_numbered_file_list(cls_label_path, image_root, delimiter, class_num)
-        samples, missing = _drop_missing(numbered, cls_label_path, image_root, strict)
+        samples, missing = drop_missing(numbered, cls_label_path, image_root, strict)
         super().__init__(samples, transform, strict)
         self.missing_files = missing
         self.image_root = image_root

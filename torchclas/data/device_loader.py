@@ -103,7 +103,7 @@ class DeviceLoader:
         if not hasattr(sampler, "batch_at"):
             return []
         samples = getattr(self.dataset, "samples", None)
-        return [str(samples[i][0]) if samples is not None else f"#{i}" for i, _ in sampler.batch_at(index)]
+        return [str(samples[i][0]) if samples is not None else f"#{i}" for i, *_ in sampler.batch_at(index)]
 
     def _finished(self, batches: Iterable[Batch]) -> Iterator[Batch]:
         for images, labels, bad in batches:

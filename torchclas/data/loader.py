@@ -18,13 +18,15 @@ from typing import Any, Callable, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..config.schema import SplitConfig
+from ..config.schema import DatasetConfig, SplitConfig
+from .custom_label import CustomLabelDataset, LabelledOps
 from .datasets import build_dataset, collate_skip_bad
 from .decode.decoder import Decoder, build_decoder
 from .decode.on_device import PathTaggedDataset, collate_encoded
 from .device_loader import DeviceLoader
+from .multi_scale import MultiScaleDataset, with_size
 from .pipeline import build_batch_ops, split_late_normalize
-from .samplers import SeededBatchSampler, build_batch_sampler
+from .samplers import SeededBatchSampler, build_batch_sampler, scale_batches
 
 __all__ = ["SeededBatchSampler", "SeededDataset", "BatchCollate", "DeviceLoader", "build_dataloader"]
 
@@ -47,7 +49,9 @@ def seeded_cpu_rng(seed: int) -> Iterator[None]:
 
 
 class SeededDataset(Dataset):
-    """Wraps a dataset so ``ds[(index, seed)]`` seeds torch's RNG before reading ``index``.
+    """Wraps a dataset so ``ds[(index, seed)]`` seeds torch's RNG before reading ``index``;
+    ``ds[(index, seed, (width, height))]`` reads ``dataset[(index, (width, height))]``
+    (`multi_scale.MultiScaleDataset`).
 
     With ``with_seed=True`` it returns ``(sample, seed)``, for a collate function that needs
     the seeds (``BatchCollate``).
@@ -59,10 +63,10 @@ class SeededDataset(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, item: tuple[int, int]):
-        index, seed = item
+    def __getitem__(self, item: tuple[int, int] | tuple[int, int, tuple[int, int]]):
+        index, seed, *scale = item  # MultiScaleSampler adds the batch's (width, height)
         with seeded_cpu_rng(seed):
-            sample = self.dataset[index]
+            sample = self.dataset[(index, scale[0]) if scale else index]
         return (sample, seed) if self.with_seed else sample
 
 
@@ -102,10 +106,9 @@ def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, nu
         >>> for images, labels, bad in loader.on(device, channels_last=True): ...  # doctest: +SKIP
     """
     ds_cfg = split.dataset
-    _check_paths(ds_cfg.image_root, ds_cfg.cls_label_path, ds_cfg.name)
+    _check_paths(ds_cfg.image_root, ds_cfg.cls_label_path, ds_cfg.name, ds_cfg.sample_list_path)
     decoder, late_normalize = _split_transforms(split, strict)
-    dataset = build_dataset(ds_cfg.name, ds_cfg.image_root, ds_cfg.cls_label_path, decoder.transform, strict,
-                            ds_cfg.delimiter, class_num=class_num)
+    dataset = _build_split_dataset(split, decoder, strict, class_num)
     batch_ops = build_batch_ops(ds_cfg.batch_transform_ops, class_num, "dataset.batch_transform_ops")
     sampler = build_batch_sampler(split.sampler, dataset, seed, num_replicas, rank, num_classes=class_num)
     workers = split.loader.num_workers
@@ -123,15 +126,45 @@ def build_dataloader(split: SplitConfig, seed: int = 0, strict: bool = False, nu
     return DeviceLoader(loader, dataset, device, decoder.finish, late_normalize, channels_last)
 
 
-def _split_transforms(split: SplitConfig, strict: bool) -> tuple[Decoder, Callable | None]:
+def _build_split_dataset(split: SplitConfig, decoder: Decoder, strict: bool, class_num: int | None) -> Dataset:
+    """The dataset a split's ``dataset`` section names, reading through ``decoder``'s transform.
+
+    ``MultiScaleDataset`` gets one op list per scale of a ``MultiScaleSampler`` (`multi_scale`);
+    ``CustomLabelDataset`` takes its labels from the ops (`custom_label`).
+    """
+    ds_cfg, sampler = split.dataset, split.sampler
+    special = ds_cfg.name in DatasetConfig.OTHER_NAMES
+    if special and decoder.on_device:
+        raise ValueError(f"loader.decode_on_device: not with {ds_cfg.name}; set decode_on_device: false")
+    if sampler.name == "MultiScaleSampler" and ds_cfg.name != "MultiScaleDataset":
+        raise ValueError(f"sampler MultiScaleSampler needs dataset.name MultiScaleDataset (got {ds_cfg.name}): "
+                         "the dataset crops each batch to the sampler's scale")
+    if ds_cfg.name == "MultiScaleDataset":
+        scales = []
+        if sampler.name == "MultiScaleSampler":
+            scales = scale_batches(sampler.scales, sampler.first_bs, sampler.divided_factor, sampler.is_training)
+        transforms = {(w, h): _split_transforms(split, strict, with_size(ds_cfg.transform_ops, w, h))[0].transform
+                      for w, h, _ in scales}
+        return MultiScaleDataset(ds_cfg.image_root, ds_cfg.cls_label_path, decoder.transform, transforms,
+                                 ds_cfg.delimiter, strict, class_num)
+    if ds_cfg.name == "CustomLabelDataset":
+        return CustomLabelDataset(ds_cfg.image_root, ds_cfg.sample_list_path, LabelledOps.of(decoder.transform),
+                                  ds_cfg.label_key, ds_cfg.delimiter, strict, class_num)
+    return build_dataset(ds_cfg.name, ds_cfg.image_root, ds_cfg.cls_label_path, decoder.transform, strict,
+                         ds_cfg.delimiter, class_num=class_num)
+
+
+def _split_transforms(split: SplitConfig, strict: bool, ops: Any = None) -> tuple[Decoder, Callable | None]:
     """``(decoder, late NormalizeImage or None)`` of a split.
 
     A trailing ``NormalizeImage`` is split off, to run once per batch on the device, when the
-    decoder is on the device or ``loader.late_normalize`` is on; but not with
+    decoder is on the device or ``loader.late_normalize`` is on (``ops``: another op list than the
+    split's, e.g. one scale's of a MultiScaleDataset); but not with
     ``batch_transform_ops``: Mixup/CutMix run in the workers' collate on normalised images (a
     mix of uint8 images would round), so normalisation stays per image, and the log says so.
     """
-    ops, loader = split.dataset.transform_ops, split.loader
+    ops = split.dataset.transform_ops if ops is None else ops
+    loader = split.loader
     batch_ops = split.dataset.batch_transform_ops
     late_normalize = None
     if loader.decode_on_device:
@@ -154,9 +187,13 @@ def _ignore_sigint(worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _check_paths(image_root: str, cls_label_path: str | None, name: str) -> None:
+def _check_paths(image_root: str, cls_label_path: str | None, name: str, sample_list_path: str | None = None) -> None:
     if not Path(image_root).is_dir():
         raise FileNotFoundError(f"dataset.image_root: folder not found: '{image_root}'")
+    if name == "CustomLabelDataset":
+        if not sample_list_path or not Path(sample_list_path).is_file():
+            raise FileNotFoundError(f"dataset.sample_list_path: file not found: '{sample_list_path}'")
+        return
     if cls_label_path is not None and not Path(cls_label_path).is_file():
         raise FileNotFoundError(f"dataset.cls_label_path: file not found: '{cls_label_path}'")
     if cls_label_path is None and name not in ("ImageFolder", "ImageFolderDataset"):

@@ -15,7 +15,9 @@ from __future__ import annotations
 from ..config.registry import Registry
 from .augment import AugMix, AutoAugment, ColorJitter, RandAugment, TimmAutoAugment
 from .batch_ops import CutmixOperator, MixupOperator, OpSampler
+from .fmix import FmixOperator
 from .masking import Cutout, GridMask, HideAndSeek, RandomErasing
+from .mix_hybrid import MixupCutmixHybrid
 from .transforms import (CropImage, DecodeImage, NormalizeImage, RandCropImage, RandFlipImage, ResizeImage,
                          ToCHWImage)
 
@@ -52,7 +54,9 @@ BATCH_OPS: Registry[type] = Registry("batch op", {
     "MixupOperator": MixupOperator,
     "CutmixOperator": CutmixOperator,
     "OpSampler": OpSampler,
-}, not_yet={"FmixOperator", "MixupCutmixHybrid"})
+    "FmixOperator": FmixOperator,  # fmix.py
+    "MixupCutmixHybrid": MixupCutmixHybrid,  # mix_hybrid.py
+})
 
 # Every PaddleClas op name torchclas accepts but does not build yet (config checks report them).
 NOT_YET_IMPLEMENTED_OPS: frozenset[str] = TRANSFORMS.not_yet | BATCH_OPS.not_yet

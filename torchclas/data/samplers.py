@@ -7,6 +7,9 @@
 - ``WeightedSampler``: a sample of class ``c`` drawn with weight ``class_weights[c]``, so class
   ``c`` gets a share proportional to ``class_weights[c] * count_c``; ``class_weights: auto``
   is ``1/count_c`` (balanced).
+- ``RASampler``: repeated augmentation, each image ``num_repeats`` times (`RepeatedAugmentSampler`).
+- ``MultiScaleSampler``: each batch one scale and its batch size, items
+  ``(index, sample_seed, (width, height))`` (`MultiScaleSampler`, for `multi_scale.MultiScaleDataset`).
 
 Every sampler is deterministic per ``(seed, epoch)`` and sharded across processes: rank ``r``
 of ``R`` takes positions ``r, r + R, ...`` of one global sequence.
@@ -24,8 +27,8 @@ from torch.utils.data import Dataset, Sampler, Subset
 
 from ..config.schema import SamplerConfig
 
-__all__ = ["SeededBatchSampler", "WeightedClassSampler", "build_batch_sampler", "dataset_labels",
-           "label_counts"]
+__all__ = ["SeededBatchSampler", "WeightedClassSampler", "RepeatedAugmentSampler", "MultiScaleSampler",
+           "scale_batches", "build_batch_sampler", "dataset_labels", "label_counts"]
 
 
 class SeededBatchSampler(Sampler[list[tuple[int, int]]]):
@@ -70,11 +73,15 @@ class SeededBatchSampler(Sampler[list[tuple[int, int]]]):
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         return itertools.islice(self._batches(), self.start_batch, None)
 
-    def _batches(self) -> Iterator[list[tuple[int, int]]]:
+    def sample_seed(self, position: int) -> int:
+        """The seed of this process's ``position``-th sample of the current epoch."""
         base = (self.seed * 1_000_003 + self.epoch) * 10_000_019
+        return (base + position * self.num_replicas + self.rank) % 2**62
+
+    def _batches(self) -> Iterator[list[tuple[int, int]]]:
         batch: list[tuple[int, int]] = []
         for position, index in enumerate(self._indices()):
-            batch.append((index, (base + position * self.num_replicas + self.rank) % 2**62))
+            batch.append((index, self.sample_seed(position)))
             if len(batch) == self.batch_size:
                 yield batch
                 batch = []
@@ -132,6 +139,112 @@ class WeightedClassSampler(SeededBatchSampler):
         return order[self.rank::self.num_replicas]
 
 
+class RepeatedAugmentSampler(SeededBatchSampler):
+    """``RASampler`` (repeated augmentation, DeiT): each image appears ``num_repeats`` times in a
+    row of one shuffled sequence, which the processes share out, so its copies land on
+    different processes and get different augmentations (each copy has its own sample seed).
+
+    An epoch stays the length of one pass: each process takes the first ``floor(N // 256 *
+    256 / num_replicas)`` samples of its share (DeiT's and PaddleClas's rule), or ``N //
+    num_replicas`` for a data set under 256 images (there the rule gives none).
+
+    Args:
+        size, batch_size, shuffle, drop_last, seed, num_replicas, rank: as in `SeededBatchSampler`.
+        num_repeats: copies of each image (default 3).
+
+    Example:
+        >>> sampler = RepeatedAugmentSampler(4, batch_size=4, shuffle=False, drop_last=False, num_repeats=2)
+        >>> [index for index, _ in next(iter(sampler))]
+        [0, 0, 1, 1]
+    """
+
+    def __init__(self, size: int, batch_size: int, shuffle: bool, drop_last: bool, seed: int = 0,
+                 num_replicas: int = 1, rank: int = 0, num_repeats: int = 3):
+        super().__init__(size, batch_size, shuffle, drop_last, seed, num_replicas, rank)
+        self.num_repeats = num_repeats
+        self.share = math.ceil(size * num_repeats / num_replicas)
+        selected = size // 256 * 256 or size
+        self.per_replica = max(selected // num_replicas, 1)
+
+    def _indices(self) -> list[int]:
+        order = torch.randperm(self.size, generator=self._generator()) if self.shuffle else torch.arange(self.size)
+        repeated = order.repeat_interleave(self.num_repeats).tolist()
+        total = self.share * self.num_replicas
+        padded = list(itertools.islice(itertools.cycle(repeated), total))  # wrap, as PaddleClas pads
+        return padded[self.rank::self.num_replicas][: self.per_replica]
+
+
+def scale_batches(scales: Sequence[int | Sequence[int]], first_bs: int, divided_factor: int = 32,
+                  is_training: bool = True) -> list[tuple[int, int, int]]:
+    """``(width, height, batch size)`` of each of ``MultiScaleSampler``'s ``scales``.
+
+    In training each side is rounded down to a multiple of ``divided_factor`` and the batch
+    size is ``max(1, int(first_bs * w0 * h0 / (w * h)))``, ``(w0, h0)`` being ``scales[0]`` as
+    written, so every batch holds about as many pixels; otherwise there is one scale,
+    ``scales[0]`` with ``first_bs`` (as in PaddleClas).
+
+    Example:
+        >>> scale_batches([256, 160, [320, 288]], first_bs=48)
+        [(256, 256, 48), (160, 160, 122), (320, 288, 34)]
+    """
+    sizes = [(int(s), int(s)) if isinstance(s, int) else (int(s[0]), int(s[1])) for s in scales]
+    base_w, base_h = sizes[0]
+    if not is_training:
+        return [(base_w, base_h, first_bs)]
+    out = []
+    for width, height in sizes:
+        w, h = width // divided_factor * divided_factor, height // divided_factor * divided_factor
+        if not w or not h:
+            raise ValueError(f"sampler.scales: {width}x{height} rounds down to {w}x{h} with divided_factor "
+                             f"{divided_factor}; use larger scales or a smaller divided_factor")
+        out.append((w, h, max(1, int(base_w * base_h * first_bs / (w * h)))))
+    return out
+
+
+class MultiScaleSampler(SeededBatchSampler):
+    """Batches of ``(index, sample_seed, (width, height))``: each batch has one scale of
+    ``batches`` (`scale_batches`) and that scale's batch size; `MultiScaleDataset` crops to it.
+
+    The sequence of scales is drawn once from ``seed`` and kept for the run, as PaddleClas
+    draws it once (so every epoch, and every process, has the same number of batches); each
+    epoch reshuffles the images (``shuffle``) over it. The last batch is filled up by wrapping
+    to the start of this process's share.
+
+    Args:
+        size: dataset length.
+        batches: ``(width, height, batch size)`` choices (`scale_batches`).
+        shuffle, seed, num_replicas, rank: as in `SeededBatchSampler`.
+
+    Example:
+        >>> sampler = MultiScaleSampler(10, [(32, 32, 4), (64, 64, 1)], shuffle=True, seed=0)
+        >>> sorted({scale for batch in sampler for _, _, scale in batch})
+        [(32, 32), (64, 64)]
+    """
+
+    def __init__(self, size: int, batches: Sequence[tuple[int, int, int]], shuffle: bool = True, seed: int = 0,
+                 num_replicas: int = 1, rank: int = 0):
+        super().__init__(size, batches[0][2], shuffle, False, seed, num_replicas, rank)
+        self.batches = list(batches)
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + 100_002)  # not an epoch's stream
+        self.layout: list[tuple[int, int, int]] = []
+        taken = 0
+        while taken < self.per_replica:
+            self.layout.append(self.batches[int(torch.randint(len(self.batches), (), generator=generator))])
+            taken += self.layout[-1][2]
+
+    def _batches(self) -> Iterator[list[tuple[int, int, tuple[int, int]]]]:  # type: ignore[override]
+        indices = self._indices()
+        start = 0
+        for width, height, batch_size in self.layout:
+            ids = indices[start:start + batch_size]
+            ids += list(itertools.islice(itertools.cycle(indices), batch_size - len(ids)))
+            yield [(index, self.sample_seed(start + k), (width, height)) for k, index in enumerate(ids)]
+            start += batch_size
+
+    def __len__(self) -> int:
+        return len(self.layout)
+
+
 def dataset_labels(dataset: Dataset) -> list[int]:
     """The label of every index, read from ``.targets`` or ``.samples`` without opening images."""
     if isinstance(dataset, Subset):
@@ -175,6 +288,13 @@ def build_batch_sampler(cfg: SamplerConfig, dataset: Dataset, seed: int = 0, num
     Example:
         >>> sampler = build_batch_sampler(cfg.DataLoader.Train.sampler, dataset, seed=42)  # doctest: +SKIP
     """
+    if cfg.name == "MultiScaleSampler":
+        shuffle = cfg.shuffle if "shuffle" in cfg.model_fields_set else True  # PaddleClas's default
+        batches = scale_batches(cfg.scales, cfg.first_bs, cfg.divided_factor, cfg.is_training)
+        return MultiScaleSampler(len(dataset), batches, shuffle, seed, num_replicas, rank)
+    if cfg.name == "RASampler":
+        return RepeatedAugmentSampler(len(dataset), cfg.batch_size, cfg.shuffle, cfg.drop_last, seed,
+                                      num_replicas, rank, cfg.num_repeats)
     if cfg.name not in ("ClassBalancedSampler", "WeightedSampler"):
         return SeededBatchSampler(len(dataset), cfg.batch_size, cfg.shuffle, cfg.drop_last, seed,
                                   num_replicas, rank)

@@ -28,8 +28,11 @@ LR_KEYS = ("learning_rate", "warmup_start_lr", "eta_min", "end_lr", "values", "m
 
 
 def global_batch_size(cfg: Config, world_size: int) -> int:
-    """Images per optimizer step over all processes: batch × processes × ``accum_steps``."""
-    return cfg.DataLoader.Train.sampler.batch_size * world_size * cfg.Global.accum_steps
+    """Images per optimizer step over all processes: batch × processes × ``accum_steps`` (the
+    batch of ``MultiScaleSampler`` is ``first_bs``, that of its first scale)."""
+    sampler = cfg.DataLoader.Train.sampler
+    batch = sampler.first_bs if sampler.name == "MultiScaleSampler" else sampler.batch_size
+    return batch * world_size * cfg.Global.accum_steps
 
 
 def lr_scale_factor(cfg: Config, world_size: int) -> float:
