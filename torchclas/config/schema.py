@@ -58,6 +58,8 @@ class GlobalConfig(Section):
     epochs: int = Field(1, ge=1)
     print_batch_step: int = Field(10, ge=1)
     image_shape: list[int] = Field(default_factory=lambda: [3, 224, 224])
+    image_channel: Optional[int] = ignored(None, "a YAML anchor PaddleClas configs copy into image_shape[0] and "
+                                                 "Arch.input_image_channel; those keys take effect")
     save_inference_dir: str = ignored("./inference", "`torchclas export --out PATH` names the exported file")
     seed: Optional[int] = 42
     strict_data: bool = False
@@ -78,18 +80,29 @@ class GlobalConfig(Section):
 
 
 class ArchConfig(BaseModel):
-    """``Arch``: the model name; other keys go to the model builder as keyword arguments."""
+    """``Arch``: the model name; other keys go to the model builder as keyword arguments.
+
+    ``input_image_channel`` (PaddleClas's ResNet / SE_ResNeXt key) is the first conv's input
+    channels, passed as ``in_chans``: 4 with ``NormalizeImage.channel_num: 4``, which appends a zero
+    channel. ``data_format: NHWC`` turns channels_last on when ``Global.channels_last`` is ``auto``.
+    """
 
     model_config = ConfigDict(extra="allow")
 
     name: str
     class_num: Optional[int] = Field(None, ge=1)
     pretrained: bool | str = ignored(False, "Global.pretrained_model loads weights (a local path)")
+    input_image_channel: int = Field(3, ge=1)
+    data_format: Literal["NCHW", "NHWC"] = "NCHW"
 
     @property
     def builder_kwargs(self) -> dict[str, Any]:
-        """Keys beyond name/class_num/pretrained, passed to the model builder."""
-        return dict(self.model_extra or {})
+        """Keys beyond name/class_num/pretrained, passed to the model builder (``input_image_channel``
+        other than 3 as ``in_chans``)."""
+        extra = dict(self.model_extra or {})
+        if self.input_image_channel != 3:
+            extra["in_chans"] = self.input_image_channel
+        return extra
 
 
 class LossConfig(Section):

@@ -73,6 +73,8 @@ TRANSFORMS: Registry[type] = Registry("per-image op", {
     "Cutout": Cutout,
     "GridMask": GridMask,
     "HideAndSeek": HideAndSeek,
+}, not_yet={  # PaddleClas ppcls/data/preprocess/__init__.py; used by its ssl/ configs only
+    "RandomApply",
 })
 
 # batch_ops.py; PaddleClas batch_ops/batch_operators.py
