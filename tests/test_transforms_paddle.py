@@ -13,7 +13,7 @@ from torchclas.data.geometry import (CropImageAtRatio, CropWithPadding, Pad, Pad
 from torchclas.data.label_ops import BlurImage, RandomRot90, motion_kernel
 from torchclas.data.op_lists import make_op
 from torchclas.data.photometric import PCA_EIGVAL, PCA_EIGVEC, PCALighting, RandomInterpolationAugment
-from torchclas.data.pipeline import LabelCompose, build_transforms, check_ops, label_keys
+from torchclas.data.pipeline import LabelCompose, build_transforms, check_ops, label_keys, split_late_normalize
 from torchclas.data.randaugment import RandAugmentV2, RandAugmentV3, RandAugmentV4, cutout, solarize_add
 from torchclas.data.registry import NOT_YET_IMPLEMENTED_OPS, TRANSFORMS
 from torchclas.data.transforms import NormalizeImage, RandCropImage
@@ -278,6 +278,16 @@ def test_pca_lighting_adds_the_expected_per_channel_shift():
     assert NormalizeImage()(out).dtype == torch.float32
     with pytest.raises(ValueError, match="eigvec"):
         PCALighting(eigvec=[[1, 0], [0, 1]])
+
+
+def test_float_making_ops_keep_normalisation_per_image():
+    """A uint8 batch is normalised late, on its device; after PCALighting (float) the workers do it."""
+    tail = [{"NormalizeImage": None}, {"ToCHWImage": None}]
+    for op in ("PCALighting", "Padv2", "ToTensor", "Normalize"):
+        ops = [{"DecodeImage": None}, {op: None}, *tail]
+        assert split_late_normalize(ops) == (ops, None)
+    head, normalize = split_late_normalize([{"DecodeImage": None}, {"RandAugmentV3": None}, *tail])
+    assert head == [{"DecodeImage": None}, {"RandAugmentV3": None}] and isinstance(normalize, NormalizeImage)
 
 
 def test_random_interpolation_augment_keeps_size_and_degrades():

@@ -85,6 +85,8 @@ class Padv2(v2.Transform):
         (torch.Size([3, 4, 6]), torch.float32, [1.0, 2.0, 3.0], [[0.0, 0.0], [0.0, 0.0]])
     """
 
+    FLOAT_OUTPUT = True  # makes float images: NormalizeImage after it runs per image
+
     def __init__(self, size=None, size_divisor=32, pad_mode=0, offsets=None, fill_value=(127.5, 127.5, 127.5)):
         super().__init__()
         self.size = None if size is None else _size_hw(size, "Padv2")

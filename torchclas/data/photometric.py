@@ -50,6 +50,8 @@ class PCALighting(v2.Transform):
         torch.uint8
     """
 
+    FLOAT_OUTPUT = True  # makes float images: NormalizeImage after it runs per image
+
     def __init__(self, alphastd=0.1, eigval=PCA_EIGVAL, eigvec=PCA_EIGVEC):
         super().__init__()
         self.alphastd = number(alphastd, "PCALighting", "alphastd", 0)

@@ -140,7 +140,8 @@ def split_late_normalize(ops: Any, where: str = "transform_ops") -> tuple[Any, C
     The per-image ops then end on uint8 images, a quarter of the bytes a loader worker sends as
     float32, and the returned ``NormalizeImage`` runs once per batch where the batch lands (on
     the GPU when there is one); it computes exactly what it computed per image. Returns
-    ``(ops, None)`` when the list does not end that way (an op after NormalizeImage needs floats).
+    ``(ops, None)`` when the list does not end that way (an op after NormalizeImage needs floats)
+    or an op before it makes float images (its class sets ``FLOAT_OUTPUT = True``).
 
     Example:
         >>> head, normalize = split_late_normalize([{"DecodeImage": None}, {"NormalizeImage": None},
@@ -154,6 +155,8 @@ def split_late_normalize(ops: Any, where: str = "transform_ops") -> tuple[Any, C
         tail -= 1
     if not tail or parsed[tail - 1][1] != "NormalizeImage":
         return ops, None
+    if any(getattr(TRANSFORMS[name], "FLOAT_OUTPUT", False) for _, name, _ in parsed[:tail - 1] if name in TRANSFORMS):
+        return ops, None  # an op before it makes float images (PCALighting, ...): normalise per image
     here, name, params = parsed[tail - 1]
     return list(ops[: tail - 1]), _make_op(here, name, params)
 

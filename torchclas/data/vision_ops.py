@@ -49,6 +49,8 @@ class ToTensor(v2.Transform):
         data_format: 'CHW' (the only layout here). keys: accepted for PaddleClas configs.
     """
 
+    FLOAT_OUTPUT = True  # makes float images: NormalizeImage after it runs per image
+
     def __init__(self, data_format="CHW", keys=None):
         super().__init__()
         _chw_only(data_format, "ToTensor")
@@ -73,6 +75,8 @@ class Normalize(v2.Transform):
         >>> Normalize(mean=[1, 2], std=2)(torch.tensor([[[3.0]], [[6.0]]])).flatten().tolist()
         [1.0, 2.0]
     """
+
+    FLOAT_OUTPUT = True  # makes float images: NormalizeImage after it runs per image
 
     def __init__(self, mean=0.0, std=1.0, data_format="CHW", to_rgb=False, keys=None):
         super().__init__()
