@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from tests.conftest import tiny_config_dict
@@ -494,3 +495,22 @@ def test_config_shape_checks_need_no_registry():
     assert parse_config(raw).Arch.name == "ResNet181"
     with pytest.raises(ConfigError, match="unknown model 'ResNet181' \\(did you mean 'ResNet18'\\?\\)"):
         config_from_dict(raw)
+
+
+def test_four_channel_input_keys_build_a_four_channel_model(base):
+    """PaddleClas's *_ultra keys: Arch.input_image_channel -> in_chans, data_format NHWC -> channels_last
+    under auto, Global.image_channel loads as a reported no-effect anchor."""
+    from torchclas.engine.build import use_channels_last
+    from torchclas.models import create_model
+
+    base["Global"]["image_channel"] = 4
+    base["Arch"].update({"name": "ResNet18", "input_image_channel": 4, "data_format": "NHWC"})
+    cfg = config_from_dict(base)
+    assert cfg.Arch.builder_kwargs == {"in_chans": 4} and unimplemented_keys(cfg) == []
+    assert [key for key, _ in ignored_keys(cfg)] == ["Global.image_channel"]
+    net = create_model(cfg.Arch.name, 3, **cfg.Arch.builder_kwargs)
+    assert net.conv1.in_channels == 4
+    assert use_channels_last(cfg, torch.nn.Linear(2, 2))  # NHWC decides, whatever the net
+    base["Arch"]["data_format"] = "NCWH"
+    with pytest.raises(ConfigError, match="data_format"):
+        config_from_dict(base)
