@@ -181,7 +181,8 @@ class RandAugmentV2(_LayeredRandAugment):
         self.num_layers, self.magnitude = _layers_and_magnitude(self.name, num_layers, magnitude)
         if progress_magnitude is not None and (not isinstance(progress_magnitude, (list, tuple))
                                                or not progress_magnitude):
-            raise ValueError(f"{self.name}: progress_magnitude must be a list of magnitudes, got {progress_magnitude!r}")
+            raise ValueError(f"{self.name}: progress_magnitude must be a list of magnitudes, "
+                             f"got {progress_magnitude!r}")
         self.progress_magnitude = (None if progress_magnitude is None else
                                    [number(m, self.name, "progress_magnitude", 0) for m in progress_magnitude])
         color, _ = _fills(fillcolor, self.name)

@@ -23,7 +23,8 @@ from .photometric import PCALighting, RandomInterpolationAugment
 from .randaugment import RandAugmentV2, RandAugmentV3, RandAugmentV4
 from .transforms import (CropImage, DecodeImage, NormalizeImage, RandCropImage, RandFlipImage, ResizeImage,
                          ToCHWImage)
-from .vision_ops import CenterCrop, Normalize, RandomGrayscale, RandomHorizontalFlip, RandomResizedCrop, Resize, ToTensor
+from .vision_ops import (CenterCrop, Normalize, RandomGrayscale, RandomHorizontalFlip, RandomResizedCrop, Resize,
+                         ToTensor)
 
 __all__ = ["TRANSFORMS", "BATCH_OPS", "NOT_YET_IMPLEMENTED_OPS"]
 
