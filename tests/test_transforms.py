@@ -296,10 +296,10 @@ def test_paddleclas_eval_pipeline_gives_float32_3x224x224(rgb_array):
 
 def test_train_pipeline_runs_and_skips_unimplemented(caplog, rgb_array):
     ops = [{"DecodeImage": None}, {"RandCropImage": {"size": 16}}, {"RandFlipImage": {"flip_code": 1}},
-           {"RandomRotation": None}, {"NormalizeImage": None}, {"ToCHWImage": None}]
+           {"RandomApply": None}, {"NormalizeImage": None}, {"ToCHWImage": None}]
     with caplog.at_level(logging.WARNING, logger="torchclas.data.transforms"):
         tf = build_transforms(ops, where="DataLoader.Train.dataset.transform_ops")
-    assert "RandomRotation" in caplog.text and "DataLoader.Train" in caplog.text
+    assert "RandomApply" in caplog.text and "DataLoader.Train" in caplog.text
     assert tf(encode(Image.fromarray(rgb_array), "PNG")).shape == (3, 16, 16)
 
 
@@ -311,10 +311,9 @@ def test_empty_op_list_is_identity():
 
 def test_check_ops_accepts_paddleclas_ops_and_returns_unimplemented():
     assert check_ops(EVAL_OPS, "DataLoader.Eval.dataset.transform_ops") == []
-    ops = [{"DecodeImage": None}, {"Pad": {"padding": 4}}, {"RandomRotation": {"degrees": 10}},
-           {"Pad": None}]
-    assert check_ops(ops, "x") == ["Pad", "RandomRotation"]
-    assert {"Pad", "RandomRotation", "FmixOperator"} <= NOT_YET_IMPLEMENTED_OPS
+    ops = [{"DecodeImage": None}, {"RandomApply": {"p": 0.5}}, {"Pad": {"padding": 4}}, {"RandomApply": None}]
+    assert check_ops(ops, "x") == ["RandomApply"]
+    assert {"RandomApply", "FmixOperator"} <= NOT_YET_IMPLEMENTED_OPS
 
 
 def test_check_ops_unknown_op_names_closest():
@@ -361,10 +360,12 @@ def test_op_tables_are_explicit_and_complete_on_their_own():
     import subprocess
     import sys
 
-    from torchclas.data import augment, batch_ops, masking, transforms
+    from torchclas.data import (augment, batch_ops, geometry, label_ops, masking, photometric, randaugment,
+                                transforms, vision_ops)
 
+    op_modules = (transforms, geometry, vision_ops, augment, randaugment, photometric, label_ops, masking)
     for name, cls in TRANSFORMS.items():
-        assert cls.__name__ == name and cls.__module__ in {m.__name__ for m in (transforms, augment, masking)}
+        assert cls.__name__ == name and cls.__module__ in {m.__name__ for m in op_modules}
     for name, cls in BATCH_OPS.items():
         assert cls.__name__ == name and cls.__module__ == batch_ops.__name__
     assert not set(TRANSFORMS) & set(BATCH_OPS) and NOT_YET_IMPLEMENTED_OPS == TRANSFORMS.not_yet | BATCH_OPS.not_yet

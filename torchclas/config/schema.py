@@ -58,6 +58,8 @@ class GlobalConfig(Section):
     epochs: int = Field(1, ge=1)
     print_batch_step: int = Field(10, ge=1)
     image_shape: list[int] = Field(default_factory=lambda: [3, 224, 224])
+    image_channel: Optional[int] = ignored(None, "a YAML anchor PaddleClas configs copy into image_shape[0] and "
+                                                 "Arch.input_image_channel; those keys take effect")
     save_inference_dir: str = ignored("./inference", "`torchclas export --out PATH` names the exported file")
     seed: Optional[int] = 42
     strict_data: bool = False
@@ -82,6 +84,10 @@ class ArchConfig(BaseModel):
 
     ``pretrained``: ``True`` loads PaddleClas's official ImageNet weights (SSLD ones with
     ``use_ssld``), downloaded once into ``$TORCHCLAS_HOME``; a string is a weights file or URL.
+
+    ``input_image_channel`` (PaddleClas's ResNet / SE_ResNeXt key) is the first conv's input
+    channels, passed as ``in_chans``: 4 with ``NormalizeImage.channel_num: 4``, which appends a zero
+    channel. ``data_format: NHWC`` turns channels_last on when ``Global.channels_last`` is ``auto``.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -90,11 +96,17 @@ class ArchConfig(BaseModel):
     class_num: Optional[int] = Field(None, ge=1)
     pretrained: bool | str = False
     use_ssld: bool = False
+    input_image_channel: int = Field(3, ge=1)
+    data_format: Literal["NCHW", "NHWC"] = "NCHW"
 
     @property
     def builder_kwargs(self) -> dict[str, Any]:
-        """Keys beyond name/class_num/pretrained/use_ssld, passed to the model builder."""
-        return dict(self.model_extra or {})
+        """Keys beyond name/class_num/pretrained/use_ssld, passed to the model builder
+        (``input_image_channel`` other than 3 as ``in_chans``)."""
+        extra = dict(self.model_extra or {})
+        if self.input_image_channel != 3:
+            extra["in_chans"] = self.input_image_channel
+        return extra
 
 
 class LossConfig(Section):

@@ -205,6 +205,8 @@ class TimmAutoAugment(_ColorOrGray):
             (timm picks bilinear or bicubic per op).
         img_size: int or [h, w]; translate ops move by up to 0.45 of its shorter side.
         mean: fill colour for uncovered pixels, as fractions (default ImageNet mean).
+        prob: chance of augmenting an image (default 1; PULC configs set 0 to turn it off).
+            ``config_str: null`` also turns it off (PaddleClas would fail on it; FasterNet configs set it).
 
     Example:
         >>> op = TimmAutoAugment(config_str="rand-m9-mstd0.5-inc1", img_size=32)
@@ -215,10 +217,14 @@ class TimmAutoAugment(_ColorOrGray):
     name = "TimmAutoAugment"
 
     def __init__(self, config_str="rand-m9-mstd0.5-inc1", interpolation="bicubic", img_size=224,
-                 mean=IMAGENET_MEAN):
+                 mean=IMAGENET_MEAN, prob=1.0):
         super().__init__()
         from timm.data.transforms import str_to_pil_interp
 
+        self.prob = number(prob, self.name, "prob", 0, 1)
+        if config_str is None:
+            self.prob = 0.0
+            config_str = "rand-m9-mstd0.5-inc1"  # built (so other keys are checked), never applied
         if not isinstance(config_str, str) or not config_str:
             raise ValueError(f"TimmAutoAugment: config_str must be a string, {_TIMM_HELP}; got {config_str!r}")
         sizes = list(img_size) if isinstance(img_size, (list, tuple)) else [img_size]
@@ -245,6 +251,9 @@ class TimmAutoAugment(_ColorOrGray):
 
     def forward(self, inpt: Any) -> Any:
         require_uint8(inpt, self.name)
+        # prob 1 draws nothing, so the draws (and images) of configs without prob stay as they were
+        if self.prob < 1 and float(torch.rand(())) >= self.prob:
+            return inpt
         gray = inpt.shape[-3] == 1
         with _global_rngs_from_torch():
             out = (self.gray if gray else self.color)(F.to_pil_image(inpt.as_subclass(torch.Tensor)))

@@ -15,12 +15,13 @@ from torchvision.transforms import v2
 
 from .batch_ops import BatchOps
 from .decode.dct_scaled import fuse_decode_crop
+from .label_ops import is_label_op
 from .op_lists import iter_ops, make_op
 from .registry import BATCH_OPS, TRANSFORMS
 from .transforms import CropImage, DecodeImage, NormalizeImage, RandCropImage, ResizeImage
 
 __all__ = ["check_ops", "build_ops", "build_transforms", "split_late_normalize", "describe_preprocess",
-           "check_batch_ops", "build_batch_ops"]
+           "check_batch_ops", "build_batch_ops", "label_keys", "LabelCompose"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,43 @@ def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool =
     built = build_ops(ops, where)
     if fast_decode or fast_decode_resize:
         built = fuse_decode_crop(built, crop=fast_decode, resize=fast_decode_resize)
+    if any(is_label_op(op) for op in built):
+        return LabelCompose(built)
     return v2.Compose(built) if built else v2.Identity()
+
+
+class LabelCompose(v2.Compose):
+    """The ops of a list holding label ops (`label_ops`): returns ``(image, labels)``, ``labels``
+    the merged ``{key: label}`` dicts of its label ops; each op gets the image alone.
+
+    Example:
+        >>> import torch
+        >>> from torchclas.data.label_ops import RandomRot90
+        >>> image, labels = LabelCompose([RandomRot90()])(torch.zeros(3, 2, 2))
+        >>> sorted(labels)
+        ['random_rot90_orientation']
+    """
+
+    def forward(self, *inputs: Any) -> tuple[Any, dict[str, Any]]:
+        image, labels = inputs[0] if len(inputs) == 1 else inputs, {}
+        for op in self.transforms:
+            image = op(image)
+            if is_label_op(op):
+                image, made = image
+                labels.update(made)
+        return image, labels
+
+
+def label_keys(ops: Any, where: str = "transform_ops") -> list[str]:
+    """The label keys the label ops of a YAML op list make (``LABEL_KEY``s, in order), for
+    ``CustomLabelDataset``'s ``label_key``; nothing is constructed.
+
+    Example:
+        >>> label_keys([{"DecodeImage": None}, {"BlurImage": None}])
+        ['blur_image']
+    """
+    return [TRANSFORMS[name].LABEL_KEY for _, name, _ in _image_ops(ops, where)
+            if name in TRANSFORMS and hasattr(TRANSFORMS[name], "LABEL_KEY")]
 
 
 def build_ops(ops: Any, where: str = "transform_ops") -> list[Callable]:
@@ -103,7 +140,8 @@ def split_late_normalize(ops: Any, where: str = "transform_ops") -> tuple[Any, C
     The per-image ops then end on uint8 images, a quarter of the bytes a loader worker sends as
     float32, and the returned ``NormalizeImage`` runs once per batch where the batch lands (on
     the GPU when there is one); it computes exactly what it computed per image. Returns
-    ``(ops, None)`` when the list does not end that way (an op after NormalizeImage needs floats).
+    ``(ops, None)`` when the list does not end that way (an op after NormalizeImage needs floats)
+    or an op before it makes float images (its class sets ``FLOAT_OUTPUT = True``).
 
     Example:
         >>> head, normalize = split_late_normalize([{"DecodeImage": None}, {"NormalizeImage": None},
@@ -117,6 +155,8 @@ def split_late_normalize(ops: Any, where: str = "transform_ops") -> tuple[Any, C
         tail -= 1
     if not tail or parsed[tail - 1][1] != "NormalizeImage":
         return ops, None
+    if any(getattr(TRANSFORMS[name], "FLOAT_OUTPUT", False) for _, name, _ in parsed[:tail - 1] if name in TRANSFORMS):
+        return ops, None  # an op before it makes float images (PCALighting, ...): normalise per image
     here, name, params = parsed[tail - 1]
     return list(ops[: tail - 1]), _make_op(here, name, params)
 

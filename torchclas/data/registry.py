@@ -1,7 +1,8 @@
 """The op names a config may use: ``TRANSFORMS`` (per-image ops of ``dataset.transform_ops``) and
 ``BATCH_OPS`` (``dataset.batch_transform_ops``), each an explicit table of the op classes.
 
-A new op is a class in `transforms`, `augment`, `masking` or `batch_ops` plus one line here.
+A new op is a class in `transforms`, `geometry`, `vision_ops`, `augment`, `randaugment`,
+`photometric`, `label_ops`, `masking` or `batch_ops` plus one line here.
 Names PaddleClas has that torchclas does not build yet are each table's ``not_yet``: a config
 naming them is accepted, and the op skipped with a warning.
 
@@ -16,10 +17,16 @@ from ..config.registry import Registry
 from .augment import AugMix, AutoAugment, ColorJitter, RandAugment, TimmAutoAugment
 from .batch_ops import CutmixOperator, MixupOperator, OpSampler
 from .fmix import FmixOperator
+from .geometry import CropImageAtRatio, CropWithPadding, Pad, Padv2, RandCropImageV2, RandomCropImage, RandomRotation
+from .label_ops import BlurImage, RandomRot90
 from .masking import Cutout, GridMask, HideAndSeek, RandomErasing
 from .mix_hybrid import MixupCutmixHybrid
+from .photometric import PCALighting, RandomInterpolationAugment
+from .randaugment import RandAugmentV2, RandAugmentV3, RandAugmentV4
 from .transforms import (CropImage, DecodeImage, NormalizeImage, RandCropImage, RandFlipImage, ResizeImage,
                          ToCHWImage)
+from .vision_ops import (CenterCrop, Normalize, RandomGrayscale, RandomHorizontalFlip, RandomResizedCrop, Resize,
+                         ToTensor)
 
 __all__ = ["TRANSFORMS", "BATCH_OPS", "NOT_YET_IMPLEMENTED_OPS"]
 
@@ -32,21 +39,45 @@ TRANSFORMS: Registry[type] = Registry("per-image op", {
     "CropImage": CropImage,
     "NormalizeImage": NormalizeImage,
     "ToCHWImage": ToCHWImage,
+    # geometry.py: padding, crops, rotation
+    "Pad": Pad,
+    "Padv2": Padv2,
+    "CropWithPadding": CropWithPadding,
+    "RandomCropImage": RandomCropImage,
+    "RandCropImageV2": RandCropImageV2,
+    "CropImageAtRatio": CropImageAtRatio,
+    "RandomRotation": RandomRotation,
+    # vision_ops.py: paddle.vision.transforms under PaddleClas's names
+    "ToTensor": ToTensor,
+    "Normalize": Normalize,
+    "RandomHorizontalFlip": RandomHorizontalFlip,
+    "RandomResizedCrop": RandomResizedCrop,
+    "CenterCrop": CenterCrop,
+    "Resize": Resize,
+    "RandomGrayscale": RandomGrayscale,
     # augment.py: automatic and colour augmentations
     "AutoAugment": AutoAugment,
     "RandAugment": RandAugment,
     "AugMix": AugMix,
     "TimmAutoAugment": TimmAutoAugment,
     "ColorJitter": ColorJitter,
+    # randaugment.py: PaddleClas's RandAugment variants
+    "RandAugmentV2": RandAugmentV2,
+    "RandAugmentV3": RandAugmentV3,
+    "RandAugmentV4": RandAugmentV4,
+    # photometric.py
+    "PCALighting": PCALighting,
+    "RandomInterpolationAugment": RandomInterpolationAugment,
+    # label_ops.py: ops that make CustomLabelDataset's label, returning (image, {key: label})
+    "BlurImage": BlurImage,
+    "RandomRot90": RandomRot90,
     # masking.py
     "RandomErasing": RandomErasing,
     "Cutout": Cutout,
     "GridMask": GridMask,
     "HideAndSeek": HideAndSeek,
-}, not_yet={  # PaddleClas ppcls/data/preprocess/__init__.py
-    "Pad", "Padv2", "CropWithPadding", "RandomCropImage", "RandCropImageV2",
-    "RandomRotation", "RandomInterpolationAugment", "RandomHorizontalFlip",
-    "ToTensor", "Normalize",
+}, not_yet={  # PaddleClas ppcls/data/preprocess/__init__.py; used by its ssl/ configs only
+    "RandomApply",
 })
 
 # batch_ops.py; PaddleClas batch_ops/batch_operators.py

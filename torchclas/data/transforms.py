@@ -47,6 +47,8 @@ _INTERPOLATIONS = {
     "hamming": InterpolationMode.BILINEAR,
     "lanczos": InterpolationMode.BICUBIC,
 }
+# PaddleClas's 'random' interpolation: one of these per call (its cv2/PIL (linear, cubic) pair).
+RANDOM_INTERPOLATIONS = (InterpolationMode.BILINEAR, InterpolationMode.BICUBIC)
 _CV2_INTERPOLATION_CODES = {0: "nearest", 1: "bilinear", 2: "bicubic", 3: "area", 4: "lanczos"}
 
 
@@ -202,18 +204,46 @@ class RandCropImage(v2.RandomResizedCrop):
 
     Args:
         size: int or [w, h]. scale: area range, default [0.08, 1.0].
-        ratio: aspect range, default [3/4, 4/3]. interpolation: as in `ResizeImage`.
+        ratio: aspect range, default [3/4, 4/3]. interpolation: as in `ResizeImage`, or
+            'random': bilinear or bicubic drawn per image, as PaddleClas does.
+        progress_size: per-stage sizes of PaddleClas's progressive training
+            (``Global.train_mode: progressive``), kept as ``progress_size``; the op itself crops to `size`.
         use_log_aspect, backend: accepted for PaddleClas configs; aspect is always drawn log-uniform.
+
+    Example:
+        >>> op = RandCropImage(size=8, interpolation="random")
+        >>> op(tv_tensors.Image(torch.zeros(3, 20, 20, dtype=torch.uint8))).shape
+        torch.Size([3, 8, 8])
     """
 
-    def __init__(self, size, scale=None, ratio=None, interpolation=None, use_log_aspect=False, backend=None):
+    def __init__(self, size, scale=None, ratio=None, interpolation=None, use_log_aspect=False, backend=None,
+                 progress_size=None):
+        random_interp = isinstance(interpolation, str) and interpolation.lower() == "random"
         super().__init__(
             _size_hw(size, "RandCropImage"),
             scale=_number_range(scale, (0.08, 1.0), "RandCropImage", "scale"),
             ratio=_number_range(ratio, (3.0 / 4.0, 4.0 / 3.0), "RandCropImage", "ratio"),
-            interpolation=_interpolation(interpolation, "RandCropImage"),
+            interpolation=_interpolation(None if random_interp else interpolation, "RandCropImage"),
             antialias=True,
         )
+        self.random_interpolations = RANDOM_INTERPOLATIONS if random_interp else ()
+        if progress_size is not None and (not isinstance(progress_size, (list, tuple)) or not progress_size):
+            raise ValueError(f"RandCropImage: progress_size must be a list of sizes, got {progress_size!r}")
+        self.progress_size = None if progress_size is None else [
+            _positive_int(v, "RandCropImage", "progress_size") for v in progress_size]
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        params = super().make_params(flat_inputs)
+        if self.random_interpolations:
+            pick = int(torch.randint(len(self.random_interpolations), ()))
+            params["interpolation"] = self.random_interpolations[pick]
+        return params
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        params = dict(params)
+        interpolation = params.pop("interpolation", self.interpolation)
+        return self._call_kernel(F.resized_crop, inpt, **params, size=self.size, interpolation=interpolation,
+                                 antialias=self.antialias)
 
 
 class RandFlipImage(v2.Transform):

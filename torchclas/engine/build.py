@@ -133,6 +133,9 @@ def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> nn.Module:
 
 
 def use_channels_last(cfg: Config, net: nn.Module) -> bool:
-    """``Global.channels_last``, with ``auto`` decided by the model: on for a convolutional net."""
+    """``Global.channels_last``, with ``auto`` decided by ``Arch.data_format: NHWC`` (on) or else
+    by the model: on for a convolutional net."""
     setting = cfg.Global.channels_last
-    return is_conv_net(net) if setting == "auto" else bool(setting)
+    if setting == "auto":
+        return cfg.Arch.data_format == "NHWC" or is_conv_net(net)
+    return bool(setting)

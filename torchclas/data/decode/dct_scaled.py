@@ -75,8 +75,9 @@ class DecodeRandCropImage(v2.Transform):
         top, left = round(params["top"] * fy), round(params["left"] * fx)
         bottom = min(round((params["top"] + params["height"]) * fy), image.shape[1])
         right = min(round((params["left"] + params["width"]) * fx), image.shape[2])
+        interpolation = params.get("interpolation", self.crop.interpolation)  # drawn per image: 'random'
         out = F.resized_crop_image(image.as_subclass(torch.Tensor), top, left, bottom - top, right - left,
-                                   list(self.crop.size), interpolation=self.crop.interpolation, antialias=True)
+                                   list(self.crop.size), interpolation=interpolation, antialias=True)
         return tv_tensors.Image(out)
 
 
