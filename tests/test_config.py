@@ -374,7 +374,6 @@ def test_class_num_and_arch_extra_kwargs(base):
 
 def test_paddleclas_keys_not_implemented_load_and_are_reported(base, caplog):
     base["AMP"] = {"use_amp": True, "level": "O1", "use_promote": True}
-    base["Global"]["use_visualdl"] = True
     base["DataLoader"]["Train"]["dataset"]["transform_ops"].append({"RandomApply": {"p": 0.5}})
     base["Infer"]["transforms"].insert(1, {"RandomApply": None})
     base["Optimizer"]["lr"]["last_epoch"] = 3
@@ -383,7 +382,7 @@ def test_paddleclas_keys_not_implemented_load_and_are_reported(base, caplog):
         cfg = config_from_dict(base, source="paddle.yaml")
     found = unimplemented_keys(cfg)
     assert sorted(found) == sorted([
-        "AMP.use_promote", "Global.use_visualdl", "Optimizer.lr.last_epoch",
+        "AMP.use_promote", "Optimizer.lr.last_epoch",
         "DataLoader.Train.dataset.transform_ops.RandomApply",
         "Infer.transforms.RandomApply",
     ])

@@ -14,11 +14,13 @@ from torchclas.configure import config_from_dict
 from torchclas.config.registry import UnknownName
 from torchclas.engine.batches import Batch, detached_float
 from torchclas.engine.checkpoint_hooks import BestModelHook, CheckpointHook
+from torchclas.engine.eval_report import EvalReportHook
 from torchclas.engine.distributed import DistInfo
 from torchclas.engine.hooks import EVENTS, Hooks, RunLogHook, StopSignalHook, build_hooks
 from torchclas.engine.progress import EpochSummary, ProgressBar
 from torchclas.engine.settings import TrainSettings, build_settings
 from torchclas.engine.state import TrainState
+from torchclas.engine.tensorboard_log import TensorBoardHook
 from torchclas.engine.trainer import Trainer
 from torchclas.losses import CELoss, CombinedLoss, build_loss
 from torchclas.metrics import METRICS, TopkAcc, build_metric
@@ -172,9 +174,15 @@ def test_hooks_call_in_order_and_refuse_unknown_events():
 def test_build_hooks_orders_them_and_only_rank_0_writes(tmp_path, tiny_data):
     cfg = config_from_dict(tiny_config_dict(tiny_data, tmp_path))
     main = [type(h) for h in build_hooks(cfg, tmp_path, is_main=True, fresh=True).hooks]
-    assert main == [ProgressBar, RunLogHook, BestModelHook, CheckpointHook, EpochSummary, StopSignalHook]
+    assert main == [ProgressBar, RunLogHook, BestModelHook, EvalReportHook, CheckpointHook, EpochSummary,
+                    StopSignalHook]
     other = [type(h) for h in build_hooks(cfg, tmp_path, is_main=False, fresh=True).hooks]
     assert other == [ProgressBar, CheckpointHook, StopSignalHook]
+    for key in ("use_visualdl", "tensorboard"):  # TensorBoard: either key, rank 0 only
+        on = cfg.model_copy(update={"Global": cfg.Global.model_copy(update={key: True})})
+        main = [type(h) for h in build_hooks(on, tmp_path, is_main=True, fresh=True).hooks]
+        assert main[:3] == [ProgressBar, RunLogHook, TensorBoardHook], key
+        assert TensorBoardHook not in [type(h) for h in build_hooks(on, tmp_path, is_main=False, fresh=True).hooks]
 
 
 def test_settings_hold_the_configuration_and_state_only_state(tmp_path, tiny_data):

@@ -50,3 +50,5 @@ def test_config_trains_one_tiny_epoch(path, tiny_data, tmp_path):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert {r["split"] for r in records} == {"train", "eval"}
     assert all(math.isfinite(r["loss"]) for r in records if "loss" in r)
+    if yaml.safe_load(path.read_text()).get("Global", {}).get("use_visualdl"):
+        assert list(run.glob("events.out.tfevents.*")), "use_visualdl: no TensorBoard event file"

@@ -17,11 +17,12 @@ from .config import (Config, ConfigError, closest, ignored_keys, parse_config, r
 from .config.entries import parse_entries
 from .data.pipeline import check_batch_ops, check_ops
 from .data.registry import NOT_YET_IMPLEMENTED_OPS
-from .metrics import METRICS
+from .metrics import METRICS, topk_beyond_classes
 from .losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
 from .models import MODEL_TABLE
 
-__all__ = ["load_config", "config_from_dict", "check_names", "unimplemented_keys", "report_unused_keys"]
+__all__ = ["load_config", "config_from_dict", "check_names", "unimplemented_keys", "report_unused_keys",
+           "warn_topk_beyond_classes"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,18 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
 def _checked(cfg: Config, source: str) -> Config:
     check_names(cfg, source)
     report_unused_keys(cfg, source)
+    warn_topk_beyond_classes(cfg, source)
     return cfg
+
+
+def warn_topk_beyond_classes(cfg: Config, source: str = "config") -> list[str]:
+    """Log (and return) a warning for each ``TopkAcc`` k above the class count (a top-5 of 3
+    classes always reads 100%), naming the key and ``class_num``."""
+    messages = [message for split in ("Train", "Eval")
+                for message in topk_beyond_classes(getattr(cfg.Metric, split), f"Metric.{split}", cfg.class_num)]
+    for message in messages:
+        log.warning("%s: %s", source, message)
+    return messages
 
 
 def check_names(cfg: Config, source: str = "config") -> None:

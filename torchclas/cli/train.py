@@ -25,6 +25,9 @@ def add_commands(sub: Any) -> None:
         add_config_args(cmd)
         if name == "eval":
             cmd.add_argument("--json", action="store_true", help="print one JSON object last")
+            cmd.add_argument("--report-dir", default=None, metavar="DIR",
+                             help="where per_class.json/.csv and confusion_matrix.png go "
+                                  "(default: the run folder, Global.output_dir/<Arch.name>)")
         else:
             cmd.add_argument("--nproc", type=int, default=1, metavar="N",
                              help="train in N local processes (torchrun + DDP; batch_size is per process)")
@@ -87,19 +90,42 @@ def _print_resume(args: argparse.Namespace, signal_name: str, checkpoint: str) -
 def _cmd_eval(args: argparse.Namespace) -> None:
     from ..engine import evaluate
 
-    metrics = evaluate(load(args))
+    metrics = evaluate(load(args), report_dir=args.report_dir)
     if args.json:
         print(json.dumps(metrics))
         return
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
     table = Table(title="evaluation")
-    for key in metrics:
+    values = {k: v for k, v in metrics.items() if k not in ("per_class", "report")}
+    for key in values:
         table.add_column(key)
     table.add_row(*[f"{100 * v:.2f}%" if k.startswith("top") else f"{v:.4f}" if isinstance(v, float)
-                    else str(v) for k, v in metrics.items()])
-    Console().print(table)
+                    else str(v) for k, v in values.items()])
+    console.print(table)
+    if metrics.get("per_class"):
+        console.print(_per_class_table(metrics["per_class"]))
+        console.print(f"per-class accuracy: {metrics['report']['per_class.csv']}  "
+                      f"confusion matrix: {metrics['report']['confusion_matrix.png']}")
+
+
+def _per_class_table(rows: list[dict], shown: int = 30) -> Any:
+    """Per-class accuracy as a rich table: every class up to ``shown``, else the ``shown`` worst."""
+    from rich.table import Table
+
+    percent = lambda v: "-" if v is None else f"{100 * v:.2f}%"  # noqa: E731
+    worst = sorted(rows, key=lambda r: (r["accuracy"] if r["accuracy"] is not None else 2.0, r["id"]))
+    picked = rows if len(rows) <= shown else worst[:shown]
+    title = "per-class accuracy" if len(rows) <= shown else f"per-class accuracy: the {shown} worst of {len(rows)}"
+    table = Table(title=title)
+    for column in ("id", "class", "images", "accuracy", "precision", "most confused with"):
+        table.add_column(column, justify="right" if column in ("id", "images", "accuracy", "precision") else "left")
+    for row in picked:
+        table.add_row(str(row["id"]), row["name"], str(row["images"]), percent(row["accuracy"]),
+                      percent(row["precision"]), row["confused_with"] or "")
+    return table
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {"data": _cmd_data, "train": _cmd_train, "eval": _cmd_eval}

@@ -52,8 +52,8 @@ def unimplemented_fields(cfg: BaseModel, prefix: str = "") -> list[str]:
     (schema fields only; ``torchclas.configure.unimplemented_keys`` adds the ops of op lists).
 
     Example:
-        >>> unimplemented_fields(parse_config({"Arch": {"name": "ResNet18"}, "Global": {"use_visualdl": True}}))
-        ['Global.use_visualdl']
+        >>> unimplemented_fields(parse_config({"Arch": {"name": "ResNet18"}, "AMP": {"use_promote": True}}))
+        ['AMP.use_promote']
     """
     return [key for key, _ in _marked_keys(cfg, "torchclas_not_yet", prefix)
             if _is_set(cfg, key[len(prefix):], explicit=False)]

@@ -40,7 +40,8 @@ class GlobalConfig(Section):
     auto`` turns it on for convolutional nets; ``cudnn_benchmark`` lets cuDNN time its
     convolution algorithms for each new input shape on a GPU; ``deterministic`` makes a GPU run
     repeat bit for bit (deterministic kernels, no benchmarking; slower). ``use_dali`` (PaddleClas's GPU
-    decoding switch) sets ``loader.decode_on_device`` for both splits.
+    decoding switch) sets ``loader.decode_on_device`` for both splits. ``use_visualdl``
+    (PaddleClas's VisualDL switch) or ``tensorboard`` write TensorBoard event files to the run folder.
     """
 
     checkpoints: Optional[str] = None
@@ -73,7 +74,8 @@ class GlobalConfig(Section):
     compile: bool | str = False
     to_static: bool = False
     sync_bn: bool = False
-    use_visualdl: bool = not_yet(False)
+    use_visualdl: bool = False
+    tensorboard: bool = False
     use_dali: bool = False
     eval_mode: Optional[str] = not_yet(None)
     use_multilabel: bool = not_yet(False)

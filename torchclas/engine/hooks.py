@@ -29,9 +29,11 @@ from typing import Any, Iterable
 from ..config.schema import Config
 from .bad_images import BadImageLog
 from .checkpoint_hooks import BestModelHook, CheckpointHook
+from .eval_report import EvalReportHook, report_class_names
 from .metrics_log import MetricsLog
 from .progress import EpochSummary, ProgressBar
 from .signals import TrainingStopped, stop_on_signals
+from .tensorboard_log import TensorBoardHook, tensorboard_enabled, train_normalize
 
 __all__ = ["EVENTS", "Hooks", "build_hooks", "RunLogHook", "ThreadWatchHook", "StopSignalHook"]
 
@@ -143,8 +145,9 @@ class StopSignalHook:
 
 def build_hooks(cfg: Config, out: Path, is_main: bool, fresh: bool, thread_watch=None) -> Hooks:
     """The hooks of a training run of ``cfg`` writing to ``out``, in calling order: the progress
-    bar, the thread watch, the run logs, ``best_model``, checkpoints, the summary line, stop
-    signals. Rank 0 (``is_main``) alone shows and writes; ``fresh``: no checkpoint was resumed.
+    bar, the thread watch, the run logs, TensorBoard (``Global.use_visualdl``/``tensorboard``),
+    ``best_model``, the last evaluation's report, checkpoints, the summary line, stop signals.
+    Rank 0 (``is_main``) alone shows and writes; ``fresh``: no checkpoint was resumed.
 
     Example:
         >>> hooks = build_hooks(cfg, Path("output/ResNet18"), is_main=True, fresh=True)  # doctest: +SKIP
@@ -156,7 +159,10 @@ def build_hooks(cfg: Config, out: Path, is_main: bool, fresh: bool, thread_watch
     if thread_watch is not None:
         hooks.append(ThreadWatchHook(thread_watch))
     if is_main:
-        hooks += [RunLogHook(out, fresh), BestModelHook(out, cfg.Arch.name, cfg.class_num)]
+        hooks.append(RunLogHook(out, fresh))
+        if tensorboard_enabled(cfg):
+            hooks.append(TensorBoardHook(out, g.print_batch_step, fresh, train_normalize(cfg)))
+        hooks += [BestModelHook(out, cfg.Arch.name, cfg.class_num), EvalReportHook(out, report_class_names(cfg))]
     hooks.append(CheckpointHook(out, g.save_interval, g.save_steps, run_facts))
     if is_main:
         hooks.append(EpochSummary())

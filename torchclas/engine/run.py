@@ -17,7 +17,7 @@ from ..config.schema import Config
 from ..data.loader import build_dataloader
 from ..data.samplers import label_counts
 from ..losses import build_loss
-from ..metrics import build_metric
+from ..metrics import ConfusionMatrix, build_metric
 from ..optim import plot_lr_curve
 from .build import build_train_state, lr_scale_factor, scaled_lr_config
 from .distributed import DistInfo, all_reduce_sums, barrier, init_distributed, shutdown_distributed
@@ -105,7 +105,7 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
                       eval_metric=eval_metric, eval_criterion=build_loss(cfg.Loss.Eval, "Loss.Eval", counts),
                       train_loader=train_loader, eval_loader=eval_loader,
                       hooks=build_hooks(cfg, out, info.is_main, fresh=checkpoint is None, thread_watch=watch),
-                      device=device, dist=info, out=out)
+                      device=device, dist=info, out=out, eval_confusion=ConfusionMatrix(cfg.class_num))
     return trainer.fit()
 
 

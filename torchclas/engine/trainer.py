@@ -61,6 +61,8 @@ class Trainer:
         hooks: what runs around the steps (`hooks.build_hooks`).
         device / dist: where this process trains, and which of how many processes it is.
         out: the run's folder (reported in the result).
+        eval_confusion: counts each evaluation's confusion matrix when given
+            (``metrics.ConfusionMatrix``; the report hook reads the last one).
     """
 
     state: TrainState
@@ -75,6 +77,7 @@ class Trainer:
     device: torch.device
     dist: DistInfo = DistInfo()
     out: Path = Path(".")
+    eval_confusion: Any = None
     epoch: int = 0
     progress: EpochProgress = dataclasses.field(default_factory=EpochProgress)
     epoch_clock: float = 0.0
@@ -196,7 +199,7 @@ class Trainer:
         if self.eval_loader is None or not (epoch % settings.eval_interval == 0 or epoch == settings.epochs):
             return None
         return run_eval(self.state.eval_model, self.eval_loader, self.eval_criterion, self.device,
-                        self.eval_metric, settings.channels_last, settings.eval_amp_dtype)
+                        self.eval_metric, settings.channels_last, settings.eval_amp_dtype, self.eval_confusion)
 
     def summed_progress(self, progress: EpochProgress) -> EpochProgress:
         """The epoch's running sums over all processes (what a mid-epoch checkpoint keeps; on

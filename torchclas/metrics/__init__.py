@@ -1,12 +1,16 @@
 """Metrics under PaddleClas names: ``TopkAcc``; ``METRICS`` is their name table, ``build_metric``
-builds the one a ``Metric.Train``/``Metric.Eval`` list names.
+builds the one a ``Metric.Train``/``Metric.Eval`` list names. ``ConfusionMatrix`` (with
+``per_class_accuracy``, ``top_confusions``) is what evaluation reports are read from;
+``metrics.plot`` draws it.
 
 A metric answers ``reset()``, ``update(outputs, batch)`` (the training step's seam: the model's
 outputs and the batch, whose ``labels`` it reads), ``compute() -> {name: value}``, and names the
 value the best model is kept by in ``best_key``.
 """
 
-from .build import METRICS, build_metric
+from .build import METRICS, build_metric, topk_beyond_classes
+from .confusion import ConfusionMatrix, per_class_accuracy, top_confusions
 from .topk import TopkAcc, topk_correct
 
-__all__ = ["METRICS", "build_metric", "TopkAcc", "topk_correct"]
+__all__ = ["METRICS", "build_metric", "topk_beyond_classes", "TopkAcc", "topk_correct", "ConfusionMatrix",
+           "per_class_accuracy", "top_confusions"]

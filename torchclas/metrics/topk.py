@@ -31,7 +31,7 @@ class TopkAcc:
     keeps the best by the first value of its first eval metric.
 
     Args:
-        topk: the k values, PaddleClas writes ``topk: [1, 5]``.
+        topk: the k values, PaddleClas writes ``topk: [1, 5]`` (or one k, ``topk: 5``).
 
     Example:
         >>> metric = TopkAcc([1, 2])
@@ -40,8 +40,8 @@ class TopkAcc:
         ({'top1': 0.0, 'top2': 1.0}, 'top1')
     """
 
-    def __init__(self, topk: list[int] | tuple[int, ...] = (1, 5)):
-        self.ks = tuple(int(k) for k in topk)
+    def __init__(self, topk: int | list[int] | tuple[int, ...] = (1, 5)):
+        self.ks = (int(topk),) if isinstance(topk, int) else tuple(int(k) for k in topk)
         if not self.ks or min(self.ks) < 1:
             raise ValueError(f"TopkAcc.topk must be positive integers, got {topk}")
         self.best_key = "top1" if 1 in self.ks else f"top{self.ks[0]}"
