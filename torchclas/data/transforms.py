@@ -204,9 +204,17 @@ class RandCropImage(v2.RandomResizedCrop):
         size: int or [w, h]. scale: area range, default [0.08, 1.0].
         ratio: aspect range, default [3/4, 4/3]. interpolation: as in `ResizeImage`.
         use_log_aspect, backend: accepted for PaddleClas configs; aspect is always drawn log-uniform.
+        progress_size: the ``size`` of each stage of ``Global.train_mode: progressive`` (the
+            engine rebuilds the op with them; the op itself crops at ``size``).
     """
 
-    def __init__(self, size, scale=None, ratio=None, interpolation=None, use_log_aspect=False, backend=None):
+    def __init__(self, size, scale=None, ratio=None, interpolation=None, use_log_aspect=False, backend=None,
+                 progress_size=None):
+        if progress_size is not None:
+            if not isinstance(progress_size, (list, tuple)) or not progress_size:
+                raise ValueError(f"RandCropImage: progress_size must be a list of sizes, got {progress_size!r}")
+            for stage_size in progress_size:
+                _size_hw(stage_size, "RandCropImage")
         super().__init__(
             _size_hw(size, "RandCropImage"),
             scale=_number_range(scale, (0.08, 1.0), "RandCropImage", "scale"),

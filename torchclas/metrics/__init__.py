@@ -1,4 +1,4 @@
-"""Metrics under PaddleClas names: ``TopkAcc``; ``METRICS`` is their name table, ``build_metric``
+"""Metrics under PaddleClas names: ``TopkAcc``, ``GoogLeNetTopkAcc``; ``METRICS`` is their name table, ``build_metric``
 builds the one a ``Metric.Train``/``Metric.Eval`` list names.
 
 A metric answers ``reset()``, ``update(outputs, batch)`` (the training step's seam: the model's
@@ -7,6 +7,6 @@ value the best model is kept by in ``best_key``.
 """
 
 from .build import METRICS, build_metric
-from .topk import TopkAcc, topk_correct
+from .topk import GoogLeNetTopkAcc, TopkAcc, topk_correct
 
-__all__ = ["METRICS", "build_metric", "TopkAcc", "topk_correct"]
+__all__ = ["METRICS", "build_metric", "TopkAcc", "GoogLeNetTopkAcc", "topk_correct"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ..config.entries import parse_entries
 from ..config.registry import Registry
-from .topk import TopkAcc
+from .topk import GoogLeNetTopkAcc, TopkAcc
 
 __all__ = ["METRICS", "build_metric"]
 
-METRICS: Registry[type] = Registry("metric", {"TopkAcc": TopkAcc})
+METRICS: Registry[type] = Registry("metric", {"TopkAcc": TopkAcc, "GoogLeNetTopkAcc": GoogLeNetTopkAcc})
 
 
 def build_metric(entries: list[dict] | None, where: str) -> TopkAcc:
