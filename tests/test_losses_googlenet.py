@@ -93,3 +93,25 @@ def test_googlenet_loss_with_another_model_is_a_config_error(tiny_data, tmp_path
     raw["Loss"]["Train"] = [{"GoogLeNetLoss": {}}]
     with pytest.raises(ConfigError, match="GoogLeNetLoss takes the outputs of GoogLeNet; Arch.name is PPLCNet_x0_25"):
         config_from_dict(raw)
+
+
+def test_a_googlenet_trained_with_aux_heads_exports_its_main_logits(tmp_path):
+    import onnx
+
+    from torchclas.engine.checkpoint import save_weights
+    from torchclas.export import export_onnx
+
+    torch.manual_seed(0)
+    model = create_model("GoogLeNet", class_num=3, aux_heads=True)
+    save_weights(model, tmp_path / "best.safetensors")
+    eval_ops = [{"DecodeImage": {"to_rgb": True}}, {"ResizeImage": {"resize_short": 192}}, {"CropImage": {"size": 192}},
+                {"NormalizeImage": {"scale": 1 / 255, "mean": [0.5] * 3, "std": [0.25] * 3, "order": ""}}]
+    cfg = config_from_dict({
+        "Global": {"pretrained_model": str(tmp_path / "best"), "image_shape": [3, 192, 192]},
+        "Arch": {"name": "GoogLeNet", "class_num": 3},
+        "Loss": {"Train": [{"GoogLeNetLoss": {}}]},
+        "DataLoader": {"Eval": {"dataset": {"name": "ImageNetDataset", "transform_ops": eval_ops}}},
+        "Infer": {"PostProcess": {"name": "Topk", "topk": 2}}})
+    info = export_onnx(cfg, tmp_path / "model.onnx")  # checks ONNX against torch's eval logits
+    outputs = onnx.load(str(tmp_path / "model.onnx")).graph.output
+    assert [o.name for o in outputs] == ["logits"] and info["max_abs_diff"] is not None
