@@ -294,9 +294,9 @@ def test_unknown_loss_name(base):
 
 
 def test_paddleclas_loss_not_implemented_is_an_error(base):
-    base["Loss"]["Eval"] = [{"GoogLeNetLoss": {}}]
+    base["Loss"]["Eval"] = [{"DMLLoss": {}}]
     message = _error(base)
-    assert "Loss.Eval[0]: 'GoogLeNetLoss' is a PaddleClas name not implemented in torchclas yet" in message
+    assert "Loss.Eval[0]: 'DMLLoss' is a PaddleClas name not implemented in torchclas yet" in message
 
 
 def test_bad_loss_parameter(base):

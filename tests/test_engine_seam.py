@@ -124,7 +124,7 @@ def test_a_model_returning_a_dict_trains_through_the_seam_and_hooks_see_every_ev
     assert result["epoch"] == 2 and result["eval"] is None and result["train"]["num_images"] == 4
     assert set(result["train"]) >= {"loss", "top1", "top2", "lr"}
     assert result["best_top1"] == -1.0 and result["best_epoch"] == 0
-    epoch = ["on_epoch_start"] + ["on_step_end", "on_batch_end"] * 2  # accum_steps 1: a step per batch
+    epoch = ["on_epoch_setup", "on_epoch_start"] + ["on_step_end", "on_batch_end"] * 2  # accum_steps 1: a step per batch
     assert recorder.events == (["on_train_start"] + (epoch + ["on_epoch_end", "on_eval_end"]) * 2
                                + ["on_train_end"])
 

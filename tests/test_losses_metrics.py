@@ -111,8 +111,8 @@ def test_unknown_loss_and_parameter_errors():
         build_loss([{"CrossEntropy": {}}], where="Loss.Eval")
     with pytest.raises(ConfigError, match=r"Loss.Train\[1\].CELoss: unknown parameter 'eps'"):
         build_loss([{"CELoss": {}}, {"CELoss": {"eps": 0.1}}])
-    with pytest.raises(ConfigError, match="'GoogLeNetLoss' is a PaddleClas name not implemented"):
-        build_loss([{"GoogLeNetLoss": {}}])
+    with pytest.raises(ConfigError, match="'DMLLoss' is a PaddleClas name not implemented"):
+        build_loss([{"DMLLoss": {}}])
 
 
 # ------------------------------------------------------------------ metrics

@@ -228,3 +228,49 @@ def test_export_writes_the_folded_repvgg(tmp_path):
     assert info["reparameterized"] is True
     from torchclas.export import read_onnx_metadata
     assert read_onnx_metadata(tmp_path / "model.onnx")["reparameterized"] is True
+
+
+def test_dbb_resnet18_trains_and_folds_to_one_conv_per_block_conv():
+    """ResNet18_dbb (ImageNet/ResNet/ResNet18_dbb.yaml's ResNet18 + layer_type DiverseBranchBlock):
+    every block conv trains as four branches and folds to one conv with the same eval output."""
+    from torchclas.models.layers.dbb import DiverseBranchBlock
+
+    torch.manual_seed(0)
+    model = create_model("ResNet18_dbb", class_num=10)
+    assert count(model, DiverseBranchBlock) == 16 and model.layer1[0].downsample is None  # no first short conv
+    model(torch.randn(4, 3, 32, 32)).logsumexp(1).mean().backward()
+    assert model.layer1[0].conv1.dbb_1x1_kxk.idconv1.weight.grad.abs().sum() > 0  # every branch learns
+    assert model.layer2[0].conv1.dbb_avg.conv.weight.grad.abs().sum() > 0
+    randomize_bn(model, seed=4)
+    with torch.no_grad():  # the identity-based 1x1 convs away from their zero start
+        for block in model.modules():
+            if isinstance(block, DiverseBranchBlock):
+                block.dbb_1x1_kxk.idconv1.weight.normal_(0, 0.1)
+    before = n_params(model)
+    folded = assert_fold_keeps_output(model)
+    assert count(folded, DiverseBranchBlock) == 0
+    assert count(folded, nn.BatchNorm2d) == 1 + 3  # the stem's and the three shortcuts': never DBB
+    assert count(folded, nn.Conv2d) == 1 + 16 + 3
+    assert all(c.bias is not None for c in (folded.layer1[0].conv1, folded.layer4[1].conv2))
+    assert n_params(folded) < before / 2
+    plain = create_model("ResNet18", class_num=10, use_first_short_conv=False)
+    biases = sum(c.out_channels for c in folded.modules() if isinstance(c, nn.Conv2d) and c.bias is not None)
+    assert n_params(folded) == n_params(plain) - biases  # plain ResNet18: a BN (weight and bias) per conv
+
+
+def test_dbb_block_folds_strided_grouped_and_1x1_and_refuses_depthwise():
+    from torchclas.models.layers.dbb import DiverseBranchBlock
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 11, 11)
+    for kernel, stride, groups in ((3, 2, 2), (1, 1, 1), (5, 1, 1)):
+        block = randomize_bn(DiverseBranchBlock(8, 16, kernel, stride, groups), seed=kernel).eval()
+        conv = reparameterize_model(block)
+        assert type(conv) is nn.Conv2d and conv.kernel_size == (kernel, kernel) and conv.groups == groups
+        torch.testing.assert_close(conv(x), block(x), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="depthwise"):
+        DiverseBranchBlock(8, 8, 3, groups=8)
+    with pytest.raises(ValueError, match="layer_type 'DBB'"):
+        create_model("ResNet18", layer_type="DBB")
+    with pytest.raises(ValueError, match="use_first_short_conv=False: only ResNet18/34"):
+        create_model("ResNet50", use_first_short_conv=False)

@@ -21,8 +21,8 @@ from .metrics import METRICS, topk_beyond_classes
 from .losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
 from .models import MODEL_TABLE
 
-__all__ = ["load_config", "config_from_dict", "check_names", "unimplemented_keys", "report_unused_keys",
-           "warn_topk_beyond_classes"]
+__all__ = ["load_config", "config_from_dict", "check_names", "apply_loss_model_kwargs", "unimplemented_keys",
+           "report_unused_keys", "warn_topk_beyond_classes"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
 
 def _checked(cfg: Config, source: str) -> Config:
     check_names(cfg, source)
+    apply_loss_model_kwargs(cfg, source)
     report_unused_keys(cfg, source)
     warn_topk_beyond_classes(cfg, source)
     return cfg
@@ -69,6 +70,30 @@ def warn_topk_beyond_classes(cfg: Config, source: str = "config") -> list[str]:
     for message in messages:
         log.warning("%s: %s", source, message)
     return messages
+
+
+def apply_loss_model_kwargs(cfg: Config, source: str = "config") -> None:
+    """Set the ``Arch`` keys a training loss needs from the model, unless the config sets them:
+    ``GoogLeNetLoss`` trains GoogLeNet's auxiliary heads, so it builds GoogLeNet with
+    ``aux_heads: true`` (PaddleClas's GoogLeNet always has them). The resolved config the run
+    saves shows the key. A loss that needs a model other than ``Arch.name`` is a ``ConfigError``.
+
+    Example:
+        >>> cfg = config_from_dict({"Arch": {"name": "GoogLeNet"}, "Loss": {"Train": [{"GoogLeNetLoss": {}}]}})
+        >>> cfg.Arch.aux_heads
+        True
+    """
+    for name, _ in parse_entries(cfg.Loss.Train, LOSSES, "Loss.Train", NOT_YET_IMPLEMENTED_LOSSES):
+        needs = getattr(LOSSES[name], "MODEL_KWARGS", None)
+        if needs is None:
+            continue
+        if cfg.Arch.name not in needs:
+            raise ConfigError(f"{source}: Loss.Train: {name} takes the outputs of {', '.join(sorted(needs))}; "
+                              f"Arch.name is {cfg.Arch.name}")
+        for key, value in needs[cfg.Arch.name].items():
+            if key not in cfg.Arch.builder_kwargs:
+                setattr(cfg.Arch, key, value)
+                log.info("%s: Arch.%s: %s (Loss.Train's %s needs it)", source, key, value, name)
 
 
 def check_names(cfg: Config, source: str = "config") -> None:

@@ -57,3 +57,11 @@ def test_resnet200_vd_matches_paddleclas_relative_to_its_logits(tmp_path):
         ours = model(torch.from_numpy(np.load(ref / "input.npy"))).numpy()
     theirs = np.load(ref / "logits.npy")
     assert np.abs(ours - theirs).max() <= 1e-9 * np.abs(theirs).max()
+
+
+def test_resnet18_dbb_matches_paddleclas(tmp_path):
+    """ImageNet/ResNet/ResNet18_dbb.yaml's model: ResNet18 with layer_type DiverseBranchBlock and
+    use_first_short_conv False (the DBB branches in PaddleClas's registration order)."""
+    assert max_logit_diff("ResNet18_dbb", tmp_path, paddle_name="ResNet18", dtype="float64",
+                          paddle_kwargs={"layer_type": "DiverseBranchBlock", "use_first_short_conv": False}
+                          ) <= TOLERANCE

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError, closest, format_validation_error
+from .legacy import is_legacy, translate_legacy
 from .loader import apply_overrides, parse_arithmetic, read_yaml, resolve_arithmetic
 from .paths import check_config_paths
 from .registry import Registry, UnknownName
@@ -27,10 +28,14 @@ def read_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     """Load a PaddleClas-style YAML file, apply ``Key.path=value`` overrides and validate its shape.
 
     Unknown keys and wrong types raise ``ConfigError`` naming the key and the nearest valid
-    spelling. Names (models, ops, losses, metrics) are not checked here: use
+    spelling. A PaddleClas 2.0 config (``ARCHITECTURE``, ``TRAIN``, ...; `legacy`) is translated
+    after the overrides. Names (models, ops, losses, metrics) are not checked here: use
     ``torchclas.load_config`` for a config about to run.
     """
-    return parse_config(apply_overrides(read_yaml(path), list(overrides)), source=str(path))
+    raw = apply_overrides(read_yaml(path), list(overrides))
+    if is_legacy(raw):  # PaddleClas 2.0's format: overrides use its spelling, then it is translated
+        raw = translate_legacy(raw, str(path))
+    return parse_config(raw, source=str(path))
 
 
 def parse_config(raw: dict[str, Any], source: str = "config") -> Config:

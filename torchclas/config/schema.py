@@ -42,6 +42,12 @@ class GlobalConfig(Section):
     repeat bit for bit (deterministic kernels, no benchmarking; slower). ``use_dali`` (PaddleClas's GPU
     decoding switch) sets ``loader.decode_on_device`` for both splits. ``use_visualdl``
     (PaddleClas's VisualDL switch) or ``tensorboard`` write TensorBoard event files to the run folder.
+
+    Evaluation runs every ``eval_interval`` epochs from epoch ``start_eval_epoch`` on (and always
+    after the last epoch). ``to_static`` (Paddle's graph capture) means ``compile: true``.
+    ``train_mode: progressive`` trains in 4 stages of growing image size, RandAugment magnitude
+    and dropout (``engine/progressive.py``). ``eval_mode`` other than ``classification`` and the
+    retrieval keys ``feature_normalize``/``feature_binarize`` belong to retrieval (not yet).
     """
 
     checkpoints: Optional[str] = None
@@ -56,6 +62,7 @@ class GlobalConfig(Section):
     nan_max_rollbacks: int = Field(3, ge=0)
     eval_during_train: bool = True
     eval_interval: int = Field(1, ge=1)
+    start_eval_epoch: int = Field(0, ge=0)
     epochs: int = Field(1, ge=1)
     print_batch_step: int = Field(10, ge=1)
     image_shape: list[int] = Field(default_factory=lambda: [3, 224, 224])
@@ -77,7 +84,10 @@ class GlobalConfig(Section):
     use_visualdl: bool = False
     tensorboard: bool = False
     use_dali: bool = False
-    eval_mode: Optional[str] = not_yet(None)
+    eval_mode: Literal["classification", "retrieval", "adaface"] = not_yet("classification")
+    train_mode: Optional[Literal["progressive"]] = None
+    feature_normalize: bool = not_yet(True)
+    feature_binarize: Optional[Literal["round", "sign"]] = not_yet(None)
     use_multilabel: bool = not_yet(False)
 
 

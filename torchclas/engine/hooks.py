@@ -4,6 +4,8 @@ A hook is a plain object with a method for each event it cares about (any subset
 
 - ``on_train_start(trainer)``: the epochs (re)start: at the start or resume, and again after
   a NaN rollback (``trainer.state.start_epoch`` says where).
+- ``on_epoch_setup(trainer, epoch)``: before the epoch reads ``trainer.train_loader``, which
+  the hook may replace (progressive training's per-stage loader).
 - ``on_epoch_start(trainer, epoch)``: before the epoch's first batch (``trainer.progress``
   says how far a resumed epoch had got).
 - ``on_batch_end(trainer, batch)``: after every batch (``batch.index``).
@@ -39,7 +41,7 @@ __all__ = ["EVENTS", "Hooks", "build_hooks", "RunLogHook", "ThreadWatchHook", "S
 
 log = logging.getLogger("torchclas")
 
-EVENTS = ("on_train_start", "on_epoch_start", "on_batch_end", "on_step_end", "on_epoch_end",
+EVENTS = ("on_train_start", "on_epoch_setup", "on_epoch_start", "on_batch_end", "on_step_end", "on_epoch_end",
           "on_eval_end", "on_train_end")
 
 

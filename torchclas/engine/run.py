@@ -23,6 +23,7 @@ from .build import build_train_state, lr_scale_factor, scaled_lr_config
 from .distributed import DistInfo, all_reduce_sums, barrier, init_distributed, shutdown_distributed
 from .fast_defaults import ThreadWatch, resolve_precision
 from .hooks import build_hooks
+from .progressive import ProgressiveHook
 from .recovery import check_free_space, checkpoint_bytes, checkpoint_fast_defaults, resolve_resume, resume
 from .runtime import (attach_log_file, configure_threads, run_dir, seed_everything, select_device,
                       use_deterministic_kernels)
@@ -71,8 +72,14 @@ def train(cfg: Config) -> dict[str, Any]:
 
 def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path) -> dict[str, Any]:
     pin = device.type == "cuda"
-    train_loader = build_dataloader(cfg.DataLoader.Train, seed, cfg.Global.strict_data, info.world_size,
-                                    info.rank, pin_memory=pin, class_num=cfg.class_num)
+
+    def train_loader_of(split):
+        return build_dataloader(split, seed, cfg.Global.strict_data, info.world_size, info.rank, pin_memory=pin,
+                                class_num=cfg.class_num)
+
+    train_loader = train_loader_of(cfg.DataLoader.Train)
+    progressive = (ProgressiveHook(cfg.DataLoader.Train, train_loader_of, cfg.Global.epochs)
+                   if cfg.Global.train_mode == "progressive" else None)
     eval_loader = None
     if cfg.DataLoader.Eval is not None and cfg.Global.eval_during_train and info.is_main:
         eval_loader = build_dataloader(cfg.DataLoader.Eval, seed, cfg.Global.strict_data, pin_memory=pin,
@@ -100,11 +107,14 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
              cfg.Arch.name, cfg.class_num, device, len(train_loader.base_dataset), len(train_loader),
              state.start_epoch, cfg.Global.epochs, out)
     eval_metric = build_metric(cfg.Metric.Eval, "Metric.Eval")
+    hooks = build_hooks(cfg, out, info.is_main, fresh=checkpoint is None, thread_watch=watch)
+    if progressive is not None:
+        hooks.hooks.insert(0, progressive)
     trainer = Trainer(state=state, settings=build_settings(cfg, state.net, device, seed, eval_metric.best_key),
                       criterion=criterion, train_metric=build_metric(cfg.Metric.Train, "Metric.Train"),
                       eval_metric=eval_metric, eval_criterion=build_loss(cfg.Loss.Eval, "Loss.Eval", counts),
                       train_loader=train_loader, eval_loader=eval_loader,
-                      hooks=build_hooks(cfg, out, info.is_main, fresh=checkpoint is None, thread_watch=watch),
+                      hooks=hooks,
                       device=device, dist=info, out=out, eval_confusion=ConfusionMatrix(cfg.class_num))
     return trainer.fit()
 

@@ -29,6 +29,7 @@ class TrainSettings:
         amp_dtype: autocast dtype of the training forward pass (None: float32).
         eval_amp_dtype: autocast dtype of evaluation (``AMP.use_fp16_test``).
         eval_interval: ``Global.eval_interval`` (the last epoch is always evaluated).
+        start_eval_epoch: ``Global.start_eval_epoch``: no evaluation before this epoch (but the last).
         nan_patience: ``Global.nan_patience``: non-finite steps in a row before a rollback.
         nan_max_rollbacks: ``Global.nan_max_rollbacks``.
         nan_lr_factor: ``Global.nan_lr_factor``: the LR scale a rollback applies.
@@ -45,6 +46,7 @@ class TrainSettings:
     amp_dtype: torch.dtype | None = None
     eval_amp_dtype: torch.dtype | None = None
     eval_interval: int = 1
+    start_eval_epoch: int = 0
     nan_patience: int = 5
     nan_max_rollbacks: int = 3
     nan_lr_factor: float = 0.5
@@ -66,5 +68,5 @@ def build_settings(cfg: Config, net: nn.Module, device: torch.device, seed: int,
         min_batch=2 if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()) else 1,
         channels_last=use_channels_last(cfg, net), amp_dtype=dtype,
         eval_amp_dtype=dtype if cfg.AMP is not None and cfg.AMP.use_fp16_test else None,
-        eval_interval=g.eval_interval, nan_patience=g.nan_patience, nan_max_rollbacks=g.nan_max_rollbacks,
+        eval_interval=g.eval_interval, start_eval_epoch=g.start_eval_epoch, nan_patience=g.nan_patience, nan_max_rollbacks=g.nan_max_rollbacks,
         nan_lr_factor=g.nan_lr_factor, plateau_mode=cfg.Optimizer.lr.param("mode"), best_metric=best_metric)

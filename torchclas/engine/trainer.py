@@ -135,6 +135,7 @@ class Trainer:
         for data, skipped (unreadable) images, skipped non-finite steps and AMP overflows; sums
         cover all processes.
         """
+        self.hooks.call("on_epoch_setup", self, epoch)
         state, settings, loader = self.state, self.settings, self.train_loader
         progress = EpochProgress.from_dict(state.resume_progress if epoch == state.start_epoch else None)
         if not self.dist.is_main:  # rank 0 carries the sums a mid-epoch checkpoint kept
@@ -194,9 +195,11 @@ class Trainer:
 
     def evaluate(self, epoch: int) -> dict[str, Any] | None:
         """Evaluate ``state.eval_model`` when epoch ``epoch`` calls for it (every
-        ``eval_interval`` epochs and the last), else None."""
+        ``eval_interval`` epochs from ``start_eval_epoch`` on, as PaddleClas does, and the last),
+        else None."""
         settings = self.settings
-        if self.eval_loader is None or not (epoch % settings.eval_interval == 0 or epoch == settings.epochs):
+        due = epoch % settings.eval_interval == 0 and epoch >= settings.start_eval_epoch
+        if self.eval_loader is None or not (due or epoch == settings.epochs):
             return None
         return run_eval(self.state.eval_model, self.eval_loader, self.eval_criterion, self.device,
                         self.eval_metric, settings.channels_last, settings.eval_amp_dtype, self.eval_confusion)

@@ -1,7 +1,8 @@
 """Losses under PaddleClas names, and the weighted sum PaddleClas configs describe.
 
 ``CELoss`` (label smoothing, class weights), ``MixCELoss`` (its old name for mixed targets),
-``OHEMCELoss`` (hardest fraction of each batch), ``FocalLoss``; `build_loss` sums them with
+``OHEMCELoss`` (hardest fraction of each batch), ``FocalLoss``, ``GoogLeNetLoss`` (GoogLeNet's
+main and auxiliary heads); `build_loss` sums them with
 their ``weight``.
 """
 
@@ -9,6 +10,7 @@ from .ce import CELoss, MixCELoss, OHEMCELoss
 from .class_weights import class_weights_from_counts
 from .combined import LOSSES, NOT_YET_IMPLEMENTED_LOSSES, CombinedLoss, build_loss
 from .focal import FocalLoss
+from .googlenet import GoogLeNetLoss
 
-__all__ = ["CELoss", "MixCELoss", "OHEMCELoss", "FocalLoss", "LOSSES", "NOT_YET_IMPLEMENTED_LOSSES",
+__all__ = ["CELoss", "MixCELoss", "OHEMCELoss", "FocalLoss", "GoogLeNetLoss", "LOSSES", "NOT_YET_IMPLEMENTED_LOSSES",
            "CombinedLoss", "build_loss", "class_weights_from_counts"]

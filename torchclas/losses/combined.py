@@ -15,16 +15,18 @@ from ..config.registry import Registry
 from .ce import CELoss, MixCELoss, OHEMCELoss
 from .class_weights import class_weights_from_counts
 from .focal import FocalLoss
+from .googlenet import GoogLeNetLoss
 
 __all__ = ["LOSSES", "NOT_YET_IMPLEMENTED_LOSSES", "CombinedLoss", "build_loss"]
 
 NOT_YET_IMPLEMENTED_LOSSES = frozenset({
-    "GoogLeNetLoss", "DistillationCELoss", "DistillationGTCELoss",
+    "DistillationCELoss", "DistillationGTCELoss",
     "DistillationDMLLoss", "DistillationKLDivLoss", "DKDLoss", "TripletLoss", "ArcMargin",
     "SupConLoss", "MultiLabelLoss", "KLDivLoss", "DMLLoss", "AsymmetricLoss",
 })
 LOSSES: Registry[type[nn.Module]] = Registry("loss", {
     "CELoss": CELoss, "MixCELoss": MixCELoss, "OHEMCELoss": OHEMCELoss, "FocalLoss": FocalLoss,
+    "GoogLeNetLoss": GoogLeNetLoss,
 }, not_yet=NOT_YET_IMPLEMENTED_LOSSES)
 
 
@@ -34,7 +36,9 @@ class CombinedLoss(nn.Module):
     It is the criterion of the training step: ``criterion(outputs, batch)`` with the model's
     outputs and the batch (its ``labels``: integer classes, or the soft targets of a Mixup/CutMix
     batch); ``criterion(logits, labels)`` works too. Each part loss is called
-    ``loss(logits, labels)``. A name listed twice is keyed ``name_<index>`` the second time, so
+    ``loss(logits, labels)``; when the model returns a dict of named outputs, ``logits`` is its
+    ``"logits"`` entry (the main head), and a loss marked ``takes_outputs`` (``GoogLeNetLoss``)
+    gets the whole dict instead. A name listed twice is keyed ``name_<index>`` the second time, so
     every part is reported and summed.
 
     Example:
@@ -49,18 +53,26 @@ class CombinedLoss(nn.Module):
         self.names = [name if name not in names[:i] else f"{name}_{i}" for i, name in enumerate(names)]
         self.parts = nn.ModuleList(loss for _, loss in losses)
 
-    def forward(self, outputs: torch.Tensor, batch: Any) -> dict[str, torch.Tensor]:
+    def forward(self, outputs: Any, batch: Any) -> dict[str, torch.Tensor]:
         """Return the total under ``"loss"`` and each weighted part under its name.
 
         ``outputs``: the model's logits; ``batch``: a batch (anything with ``labels``) or the labels.
         """
-        if isinstance(outputs, dict):
-            raise TypeError(f"{', '.join(self.names)}: these losses take a tensor of logits; the model "
-                            f"returned a dict with keys {sorted(outputs)}")
         labels = getattr(batch, "labels", batch)
-        out = {name: loss.weight * loss(outputs, labels) for name, loss in zip(self.names, self.parts)}
+        out = {name: loss.weight * loss(outputs if getattr(loss, "takes_outputs", False) else self._logits(outputs),
+                                        labels)
+               for name, loss in zip(self.names, self.parts)}
         out["loss"] = torch.stack(list(out.values())).sum()
         return out
+
+    def _logits(self, outputs: Any) -> torch.Tensor:
+        """The logits in ``outputs``: the tensor itself, or a dict's ``"logits"`` entry."""
+        if not isinstance(outputs, dict):
+            return outputs
+        if "logits" not in outputs:
+            raise TypeError(f"{', '.join(self.names)}: these losses take a tensor of logits; the model "
+                            f"returned a dict with keys {sorted(outputs)} and no 'logits'")
+        return outputs["logits"]
 
 
 def build_loss(entries: list[dict] | None, where: str = "Loss.Train",

@@ -1,5 +1,5 @@
-"""Metrics under PaddleClas names: ``TopkAcc``; ``METRICS`` is their name table, ``build_metric``
-builds the one a ``Metric.Train``/``Metric.Eval`` list names. ``ConfusionMatrix`` (with
+"""Metrics under PaddleClas names: ``TopkAcc``, ``GoogLeNetTopkAcc``; ``METRICS`` is their name table,
+``build_metric`` builds the one a ``Metric.Train``/``Metric.Eval`` list names. ``ConfusionMatrix`` (with
 ``per_class_accuracy``, ``top_confusions``) is what evaluation reports are read from;
 ``metrics.plot`` draws it.
 
@@ -10,7 +10,7 @@ value the best model is kept by in ``best_key``.
 
 from .build import METRICS, build_metric, topk_beyond_classes
 from .confusion import ConfusionMatrix, per_class_accuracy, top_confusions
-from .topk import TopkAcc, topk_correct
+from .topk import GoogLeNetTopkAcc, TopkAcc, topk_correct
 
-__all__ = ["METRICS", "build_metric", "topk_beyond_classes", "TopkAcc", "topk_correct", "ConfusionMatrix",
-           "per_class_accuracy", "top_confusions"]
+__all__ = ["METRICS", "build_metric", "topk_beyond_classes", "TopkAcc", "GoogLeNetTopkAcc", "topk_correct",
+           "ConfusionMatrix", "per_class_accuracy", "top_confusions"]

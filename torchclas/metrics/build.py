@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from ..config.entries import parse_entries
 from ..config.registry import Registry
-from .topk import TopkAcc
+from .topk import GoogLeNetTopkAcc, TopkAcc
 
 __all__ = ["METRICS", "build_metric", "topk_beyond_classes"]
 
-METRICS: Registry[type] = Registry("metric", {"TopkAcc": TopkAcc})
+METRICS: Registry[type] = Registry("metric", {"TopkAcc": TopkAcc, "GoogLeNetTopkAcc": GoogLeNetTopkAcc})
 
 _DEFAULT = [{"TopkAcc": {"topk": [1, 5]}}]
 

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["TopkAcc", "topk_correct"]
+__all__ = ["TopkAcc", "GoogLeNetTopkAcc", "topk_correct"]
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]) -> dict[int, int]:
@@ -53,12 +53,15 @@ class TopkAcc:
         self.count = 0
 
     def update(self, outputs: torch.Tensor, batch: Any) -> None:
-        """Add one batch: logits ``[B, C]`` and a batch (its ``labels``) or the labels themselves,
+        """Add one batch: logits ``[B, C]`` (or a dict of named outputs holding them under
+        ``"logits"``, the main head) and a batch (its ``labels``) or the labels themselves,
         integer ``[B]`` or soft targets ``[B, C]``; a soft target (Mixup/CutMix) counts as its
         largest class."""
         if isinstance(outputs, dict):
-            raise TypeError(f"TopkAcc takes a tensor of logits; the model returned a dict with keys "
-                            f"{sorted(outputs)} (name a metric for that model's outputs)")
+            if "logits" not in outputs:
+                raise TypeError(f"{type(self).__name__} takes a tensor of logits; the model returned a dict with "
+                                f"keys {sorted(outputs)} (name a metric for that model's outputs)")
+            outputs = outputs["logits"]
         labels = getattr(batch, "labels", batch)
         if labels.ndim == 2:
             labels = labels.argmax(dim=-1)
@@ -85,3 +88,19 @@ class TopkAcc:
         sums = reduce([self.count, *(self.correct[k] for k in self.ks)])
         self.count = int(sums[0])
         self.correct = {k: int(v) for k, v in zip(self.ks, sums[1:])}
+
+
+class GoogLeNetTopkAcc(TopkAcc):
+    """PaddleClas's ``GoogLeNetTopkAcc``: `TopkAcc` of GoogLeNet's main head (the ``logits`` of its
+    training outputs; a list's first entry, as PaddleClas's model returns them).
+
+    Example:
+        >>> metric = GoogLeNetTopkAcc([1])
+        >>> metric.update([torch.tensor([[0.9, 0.1]]), torch.tensor([[0.1, 0.9]])], torch.tensor([0]))
+        >>> metric.compute()
+        {'top1': 1.0}
+    """
+
+    def update(self, outputs: Any, batch: Any) -> None:
+        """Add one batch of the main head's logits (see `TopkAcc.update`)."""
+        super().update(outputs[0] if isinstance(outputs, (list, tuple)) else outputs, batch)

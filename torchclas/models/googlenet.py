@@ -8,7 +8,11 @@ rescaling. timm has no GoogLeNet; torchvision's uses BatchNorm.
 
 PaddleClas's forward returns ``[main, aux1, aux2]`` logits for its ``GoogLeNetLoss``
 (``CE(main) + 0.3 * CE(aux1) + 0.3 * CE(aux2)``); ours returns the main logits (timm's
-interface) and, built with ``aux_heads=True``, gives all three from :meth:`GoogLeNet.forward_aux`.
+interface) and, built with ``aux_heads=True``, gives all three from :meth:`GoogLeNet.forward_aux`,
+which ``forward`` returns in training mode as ``{"logits": main, "aux1": ..., "aux2": ...}``
+(the training step's dict of named outputs; metrics read ``logits``). In eval mode, and so in
+evaluation and export, ``forward`` gives the main logits only. The aux heads need an input of
+192 to 239 px (a 3x3 pooled map, as PaddleClas's fixed-size Linear layers take).
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ class GoogLeNet(PlainNet):
     Args:
         num_classes: classifier size (0: no classifier).
         aux_heads: build the two auxiliary classifiers (after blocks 4a and 4d) for
-            :meth:`forward_aux`; ``forward`` never uses them.
+            :meth:`forward_aux`; ``forward`` returns their logits in training mode only.
         drop_rate: ``p`` of the downscale-in-infer dropout before the classifier (PaddleClas: 0.4).
         in_chans: input channels.
 
@@ -127,6 +131,13 @@ class GoogLeNet(PlainNet):
             if head is not None:
                 head.out = nn.Linear(1024, num_classes) if num_classes > 0 else nn.Identity()
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Logits; in training mode with aux heads ``{"logits": main, "aux1": .., "aux2": ..}``."""
+        if self.training and self.aux1 is not None:
+            main, aux1, aux2 = self.forward_aux(x)
+            return {"logits": main, "aux1": aux1, "aux2": aux2}
+        return super().forward(x)
+
     def forward_aux(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(main, aux1, aux2)`` logits, PaddleClas's training output (224 px inputs)."""
         if self.aux1 is None or self.aux2 is None:
@@ -151,6 +162,7 @@ def drop_aux_keys(keys: list[str]) -> list[str]:
 
 ROWS: list[ModelEntry] = [
     ModelEntry("GoogLeNet", "GoogLeNet", GoogLeNet, "ours", top1=70.7, paddle_reorder=drop_aux_keys,
-               note="no BatchNorm; forward gives the main logits; aux_heads=True adds PaddleClas's two "
-                    "auxiliary heads for forward_aux() -> (main, aux1, aux2), weighted 1/0.3/0.3 by its "
-                    "GoogLeNetLoss (their PaddleClas weights are not converted)")]
+               note="no BatchNorm; forward gives the main logits; aux_heads=True (set by GoogLeNetLoss) adds "
+                    "PaddleClas's two auxiliary heads, whose logits training mode returns as a dict "
+                    "{logits, aux1, aux2}, weighted 1/0.3/0.3 by GoogLeNetLoss (their PaddleClas weights are "
+                    "not converted)")]

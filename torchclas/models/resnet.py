@@ -12,6 +12,10 @@ here:
   hierarchical adds, 3x3 pool on the last split) and pools with padding counted; PaddleClas
   adds hierarchically there and never counts padding (:class:`PaddleBottle2neck`).
 * The ``va`` variant (stride in the first 1x1 conv) is not in timm (:func:`move_stride_to_conv1`).
+* ``layer_type: DiverseBranchBlock`` (PaddleClas's ``ResNet18_dbb``) makes every conv+BN of the
+  blocks a :class:`~.layers.dbb.DiverseBranchBlock` (:func:`apply_dbb`); the stem and the
+  shortcuts stay plain, as in PaddleClas. ``use_first_short_conv: false`` drops the 1x1 shortcut
+  of ResNet18/34's first block (PaddleClas's "official resnet_vb").
 
 ``ROWS``: ResNet (va/vb/vc/vd), SE-ResNet, ResNeXt (+ SE, _vd, WSL) and Res2Net under
 PaddleClas's names; the ``paddle`` tests (tests/paddle/test_paddle_resnet.py) convert
@@ -29,9 +33,10 @@ import torch
 from torch import nn
 
 from .entry import ModelEntry
+from .layers.dbb import DiverseBranchBlock
 from .layers.paddle_se import PaddleSE
 
-__all__ = ["PaddleBottle2neck", "add_first_shortcut", "move_stride_to_conv1",
+__all__ = ["PaddleBottle2neck", "add_first_shortcut", "move_stride_to_conv1", "apply_dbb", "LAYER_TYPES",
            "build_resnet", "build_res2net", "VERSIONS", "ROWS"]
 
 # PaddleClas's ResNet versions (docs FAQ): stem and where the stride / shortcut pooling sit.
@@ -120,9 +125,31 @@ def move_stride_to_conv1(model: nn.Module) -> nn.Module:
     return model
 
 
+_BLOCK_CONVS = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))
+LAYER_TYPES = ("ConvBNLayer", "DiverseBranchBlock")
+
+
+def apply_dbb(model: nn.Module) -> nn.Module:
+    """Make each conv+BN of the residual blocks a DiverseBranchBlock (its BN slot an Identity)."""
+    for stage in _stages(model):
+        for block in stage:
+            for conv_name, bn_name in _BLOCK_CONVS:
+                conv = getattr(block, conv_name, None)
+                if conv is None:
+                    continue
+                dbb = DiverseBranchBlock(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0],
+                                         conv.groups).to(device=conv.weight.device, dtype=conv.weight.dtype)
+                for m in dbb.modules():  # timm's ResNet init; the identity-based 1x1 conv starts at 0
+                    if type(m) is nn.Conv2d:
+                        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                setattr(block, conv_name, dbb)
+                setattr(block, bn_name, nn.Identity())
+    return model
+
+
 def build_resnet(depth: int, version: str = "vb", use_se: bool = False, cardinality: int = 1,
                  base_width: int = 64, stem_width: int | None = None, last_stage_stride: int = 2,
-                 **kwargs: Any) -> nn.Module:
+                 layer_type: str = "ConvBNLayer", use_first_short_conv: bool = True, **kwargs: Any) -> nn.Module:
     """PaddleClas's ResNet / ResNeXt / SE-ResNe(X)t of ``depth`` and ``version`` on timm's ResNet.
 
     Args:
@@ -132,6 +159,9 @@ def build_resnet(depth: int, version: str = "vb", use_se: bool = False, cardinal
         cardinality, base_width: ResNeXt groups and width per group (``32x4d``: 32, 4).
         stem_width: width of the first two 3x3 stem convs (``vc``/``vd``: 32; SE_ResNeXt_vd: 64).
         last_stage_stride: 1 for PaddleClas's ``ResNet50_last_stage_stride1`` (no dilation).
+        layer_type: ``ConvBNLayer``, or ``DiverseBranchBlock`` for DBB blocks (``reparameterize``
+            folds them to one conv each).
+        use_first_short_conv: ResNet18/34 only: false drops the first block's 1x1 shortcut.
         **kwargs: timm ``ResNet`` arguments (``num_classes``, ``drop_rate``, ``features_only`` ...).
 
     Example:
@@ -139,6 +169,11 @@ def build_resnet(depth: int, version: str = "vb", use_se: bool = False, cardinal
     """
     if version not in VERSIONS:
         raise ValueError(f"ResNet version '{version}': expected one of {sorted(VERSIONS)}")
+    if layer_type not in LAYER_TYPES:
+        raise ValueError(f"ResNet layer_type '{layer_type}': expected one of {', '.join(LAYER_TYPES)}")
+    if not use_first_short_conv and depth not in (18, 34):
+        raise ValueError(f"use_first_short_conv=False: only ResNet18/34 have a first-block shortcut to drop "
+                         f"(ResNet{depth}'s first block changes the width)")
     if last_stage_stride != 2 and (version not in ("va", "vb") or last_stage_stride != 1):
         raise ValueError(f"last_stage_stride={last_stage_stride}: only 1 (with va/vb) or 2 is defined")
     arch = dict(VERSIONS[version], cardinality=cardinality, base_width=base_width)
@@ -149,8 +184,10 @@ def build_resnet(depth: int, version: str = "vb", use_se: bool = False, cardinal
     if use_se:
         arch["block_args"] = {**kwargs.pop("block_args", {}), "attn_layer": PaddleSE}
     model = timm.create_model(f"resnet{depth}", pretrained=False, **{**arch, **kwargs})
-    if depth in (18, 34):
+    if depth in (18, 34) and use_first_short_conv:
         add_first_shortcut(model)
+    if layer_type == "DiverseBranchBlock":
+        apply_dbb(model)
     if version == "va":
         move_stride_to_conv1(model)
     if last_stage_stride == 1:
@@ -195,7 +232,7 @@ _SE_NOTE = "; PaddleClas SE (Linear C->C/16->C, ReLU, sigmoid) after the last BN
 
 def _resnet_row(name: str, family: str, depth: int, version: str, note: str, **kwargs) -> ModelEntry:
     patch = "+patch" if depth in (18, 34) or version == "va" or kwargs.get("use_se") else ""
-    if depth in (18, 34):
+    if depth in (18, 34) and kwargs.get("use_first_short_conv", True):
         note += _FIRST_SHORTCUT
     if kwargs.get("use_se"):
         note += _SE_NOTE
@@ -224,6 +261,11 @@ def _resnet_rows() -> list[ModelEntry]:
         _resnet_row("ResNet50_adaptive_max_pool2d", "ResNet", 50, "vb",
                     "ResNet50 with global max pooling", global_pool="max"),
     ]
+    out.append(_resnet_row("ResNet18_dbb", "ResNet", 18, "vb",
+                           "ResNet18 with layer_type=DiverseBranchBlock, use_first_short_conv=False "
+                           "(ImageNet/ResNet/ResNet18_dbb.yaml): every block conv trains as a DBB (4 branches); "
+                           "reparameterize() folds each into one conv", layer_type="DiverseBranchBlock",
+                           use_first_short_conv=False))
     for depth in (18, 34, 50):
         out.append(_resnet_row(f"SE_ResNet{depth}_vd", "SE_ResNet_vd", depth, "vd", "vd", use_se=True))
     return out

@@ -41,13 +41,15 @@ class VGG(PlainNet):
         num_classes: classifier size (0: no classifier).
         drop_rate: ``p`` of the two downscale-in-infer dropouts of the head (PaddleClas: 0.5).
         in_chans: input channels.
+        stop_grad_layers: freeze the first this many conv blocks (0-5; PaddleClas's key, used by
+            its fine-tuning configs): their parameters get ``requires_grad=False``.
 
     The head adaptively pools to 7x7 first (identity at 224 px, PaddleClas's only size),
     so smaller inputs also run.
     """
 
     def __init__(self, depth: int = 16, num_classes: int = 1000, drop_rate: float = 0.5,
-                 in_chans: int = 3, **kwargs: Any):
+                 in_chans: int = 3, stop_grad_layers: int = 0, **kwargs: Any):
         super().__init__()
         if depth not in VGG_DEPTHS:
             raise ValueError(f"VGG depth must be one of {sorted(VGG_DEPTHS)}, got {depth}")
@@ -63,6 +65,10 @@ class VGG(PlainNet):
         self.num_features = 4096
         self.fc = self._make_classifier(num_classes)
         self.feature_info = stage_info(list(_WIDTHS), [2, 4, 8, 16, 32])
+        if not 0 <= stop_grad_layers <= len(self.stages):
+            raise ValueError(f"VGG stop_grad_layers must be in 0..{len(self.stages)}, got {stop_grad_layers}")
+        for stage in self.stages[:stop_grad_layers]:
+            stage.requires_grad_(False)
 
 
 ROWS: list[ModelEntry] = [

@@ -40,7 +40,8 @@ def data_overrides(raw: dict[str, Any], root: str | Path, lists: dict[str, str |
     ``root`` becomes every ``image_root``; ``lists[split]`` (or ``lists["Train"]``) every
     ``cls_label_path`` / ``sample_list_path``; ``image`` ``Infer.infer_imgs``; a
     ``class_id_map_file`` is pointed at ``root/label_list.txt``. With ``batch_size`` the samplers'
-    batch sizes are cut to it.
+    batch sizes are cut to it. A PaddleClas 2.0 config's ``TRAIN``/``VALID`` get the same, in
+    their spelling (``data_dir``, ``file_list``, ``batch_size``).
 
     Example:
         >>> data_overrides({"DataLoader": {"Eval": {"dataset": {"cls_label_path": "v.txt"}}}},
@@ -66,6 +67,11 @@ def data_overrides(raw: dict[str, Any], root: str | Path, lists: dict[str, str |
             out.append(f"DataLoader.{split}.sampler.batch_size={batch_size}")
             if "first_bs" in sampler:
                 out.append(f"DataLoader.{split}.sampler.first_bs={batch_size}")
+    for split, name in (("TRAIN", "Train"), ("VALID", "Eval")):  # PaddleClas 2.0's old format
+        if isinstance(raw.get(split), dict):
+            out += [f"{split}.data_dir={root}", f"{split}.file_list={lists.get(name, lists['Train'])}"]
+            if batch_size:
+                out.append(f"{split}.batch_size={batch_size}")
     post = (raw.get("Infer") or {}).get("PostProcess") or {}
     if "class_id_map_file" in post:
         out.append(f"Infer.PostProcess.class_id_map_file={Path(root) / 'label_list.txt'}")
