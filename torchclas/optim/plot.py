@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from ..config.schema import LRConfig
 from .schedules import lr_at_step
@@ -20,9 +21,16 @@ def _sample_steps(epochs: int, steps_per_epoch: int) -> list[int]:
     return sorted((set(range(0, total, stride)) | edges | {total - 1}) & set(range(total)))
 
 
-def plot_lr_curve(cfg: LRConfig, epochs: int, steps_per_epoch: int, path: str | Path) -> Path:
+_MAX_CURVES = 8
+
+
+def plot_lr_curve(cfg: LRConfig, epochs: int, steps_per_epoch: int, path: str | Path,
+                  scales: Sequence[float] = (1.0,)) -> Path:
     """Draw the LR of every step of the run (x in epochs) to the PNG ``path``; returns it.
 
+    ``scales`` are the param groups' ``lr_scale`` values (``Arch.lr_mult_list``,
+    ``layerwise_decay``): with more than one, each distinct scale gets its own curve, labelled
+    (up to 8: the largest, the smallest and those between, evenly picked).
     ReduceOnPlateau depends on metrics not known yet: its curve is the LR before any
     reduction, with a note saying so.
 
@@ -39,7 +47,14 @@ def plot_lr_curve(cfg: LRConfig, epochs: int, steps_per_epoch: int, path: str | 
     figure = Figure(figsize=(6, 3.5), dpi=100)
     axes = figure.add_subplot()
     values = [lr_at_step(cfg, s, epochs, steps_per_epoch) for s in steps]
-    axes.plot([s / steps_per_epoch for s in steps], values)
+    x = [s / steps_per_epoch for s in steps]
+    shown = _pick(sorted(set(scales), reverse=True))
+    if len(shown) <= 1:
+        axes.plot(x, [v * (shown[0] if shown else 1.0) for v in values])
+    else:
+        for scale in shown:
+            axes.plot(x, [v * scale for v in values], label=f"×{scale:.4g}")
+        axes.legend(title="param group lr_scale", fontsize=7, title_fontsize=7, loc="upper right")
     axes.set(xlabel="epoch", ylabel="learning rate", title=f"Optimizer.lr: {cfg.name}", xlim=(0, epochs))
     axes.grid(alpha=0.3)
     if cfg.name == "ReduceOnPlateau":
@@ -51,3 +66,11 @@ def plot_lr_curve(cfg: LRConfig, epochs: int, steps_per_epoch: int, path: str | 
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
     return path
+
+
+def _pick(scales: list[float]) -> list[float]:
+    """At most ``_MAX_CURVES`` of ``scales`` (sorted), the first and last always among them."""
+    if len(scales) <= _MAX_CURVES:
+        return scales
+    last = len(scales) - 1
+    return [scales[round(i * last / (_MAX_CURVES - 1))] for i in range(_MAX_CURVES)]
