@@ -12,11 +12,11 @@ from .lars import LARS
 from .lookahead import Lookahead
 from .optimizers import OPTIMIZERS, build_optimizer
 from .param_groups import build_param_groups, freeze_parameters, layer_depths
-from .plot import plot_lr_curve
+from .plot import lr_figure, plot_lr_curve
 from .schedules import SCHEDULES, LRScheduler, build_lr_scheduler, decay_start_lr, lr_at_step
 
 __all__ = [
     "LARS", "Lookahead", "LRScheduler", "OPTIMIZERS", "SCHEDULES", "build_lr_scheduler",
     "build_optimizer", "build_param_groups", "clip_grad_by_norm", "decay_start_lr", "freeze_parameters",
-    "layer_depths", "lr_at_step", "optimizer_params", "plot_lr_curve",
+    "layer_depths", "lr_at_step", "lr_figure", "optimizer_params", "plot_lr_curve",
 ]

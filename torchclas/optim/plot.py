@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..config.schema import LRConfig
 from .schedules import lr_at_step
 
-__all__ = ["plot_lr_curve"]
+__all__ = ["lr_figure", "plot_lr_curve"]
 
 _MAX_POINTS = 4000
 
@@ -24,22 +24,19 @@ def _sample_steps(epochs: int, steps_per_epoch: int) -> list[int]:
 _MAX_CURVES = 8
 
 
-def plot_lr_curve(cfg: LRConfig, epochs: int, steps_per_epoch: int, path: str | Path,
-                  scales: Sequence[float] = (1.0,)) -> Path:
-    """Draw the LR of every step of the run (x in epochs) to the PNG ``path``; returns it.
+def lr_figure(cfg: LRConfig, epochs: int, steps_per_epoch: int, scales: Sequence[float] = (1.0,)) -> Any:
+    """The matplotlib ``Figure`` of the run's LR (x in epochs), one curve per distinct ``scale``.
 
     ``scales`` are the param groups' ``lr_scale`` values (``Arch.lr_mult_list``,
-    ``layerwise_decay``): with more than one, each distinct scale gets its own curve, labelled
-    (up to 8: the largest, the smallest and those between, evenly picked).
-    ReduceOnPlateau depends on metrics not known yet: its curve is the LR before any
-    reduction, with a note saying so.
+    ``layerwise_decay``): with more than one, each distinct scale gets its own labelled curve
+    (up to 8: the largest, the smallest and those between, evenly picked). ReduceOnPlateau
+    depends on metrics not known yet: its curve is the LR before any reduction, with a note.
 
     Example:
-        >>> import tempfile
         >>> from torchclas.config.schema import LRConfig
-        >>> out = Path(tempfile.mkdtemp()) / "lr.png"
-        >>> plot_lr_curve(LRConfig(name="Cosine", learning_rate=0.1, warmup_epoch=1), 5, 100, out) == out
-        True
+        >>> figure = lr_figure(LRConfig(name="Constant", learning_rate=0.1), 2, 10, scales=[0.0, 0.4, 1.0, 1.0])
+        >>> [line.get_label() for line in figure.axes[0].lines], round(float(figure.axes[0].lines[1].get_ydata()[0]), 6)
+        (['×1', '×0.4', '×0'], 0.04)
     """
     from matplotlib.figure import Figure
 
@@ -62,9 +59,23 @@ def plot_lr_curve(cfg: LRConfig, epochs: int, steps_per_epoch: int, path: str | 
                 f"epochs in a row do not improve (mode {cfg.param('mode')})")
         axes.text(0.98, 0.05, note, transform=axes.transAxes, ha="right", va="bottom", fontsize=8)
     figure.tight_layout()
+    return figure
+
+
+def plot_lr_curve(cfg: LRConfig, epochs: int, steps_per_epoch: int, path: str | Path,
+                  scales: Sequence[float] = (1.0,)) -> Path:
+    """Draw ``lr_figure`` (the LR of every step, a curve per param-group scale) to the PNG ``path``.
+
+    Example:
+        >>> import tempfile
+        >>> from torchclas.config.schema import LRConfig
+        >>> out = Path(tempfile.mkdtemp()) / "lr.png"
+        >>> plot_lr_curve(LRConfig(name="Cosine", learning_rate=0.1, warmup_epoch=1), 5, 100, out) == out
+        True
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
+    lr_figure(cfg, epochs, steps_per_epoch, scales).savefig(path, format="png")
     return path
 
 
