@@ -324,3 +324,10 @@ def test_update_freq_steps_the_lr_once_per_group(tiny_data, tmp_path):
     raw["Global"]["update_freq"] = 4
     state = build_train_state(config_from_dict(raw), CPU, DistInfo(), batches_per_epoch=6)
     assert state.scheduler.steps_per_epoch == math.ceil(6 / 4)
+
+
+def test_paddleclas_spellings_load_and_a_dumped_cyclic_validates_back():
+    cfg = parse_config({"Arch": {"name": "ResNet18"}, "Optimizer": {"name": "Momentum", "clip_norm": 10}})
+    assert cfg.Optimizer.clip_norm == 10.0
+    lr = _cyclic(mode="exp_range", exp_gamma=0.99, step_each_epoch=5, verbose=True)
+    assert LRConfig.model_validate(lr.model_dump(mode="json")) == lr
