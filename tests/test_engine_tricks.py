@@ -71,7 +71,7 @@ def test_float16_on_cpu_steps_momentum_unfused_so_a_skipped_overflow_leaves_the_
         lr = state.optimizer.param_groups[0]["lr"]  # warm-up moves it every step
         for param in state.net.parameters():
             param.grad = state.scaler.scale(torch.full_like(param, grad))  # as backward would leave it
-        overflow = _optimizer_step(state)
+        overflow = _optimizer_step(state).overflow
         assert overflow == (grad == float("inf"))
     for old, new in zip(before, state.net.parameters()):
         torch.testing.assert_close(new.detach(), old - lr)  # momentum buffer = the one clean gradient

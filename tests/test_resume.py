@@ -61,6 +61,7 @@ TRICKS = {  # -o overrides, as a user would give them
     "plain": [],
     "ema": ["EMA.decay=0.9"],
     "accum": ["Global.accum_steps=2"],
+    "lr_mult_clip": ["Arch.lr_mult_list=[0.0,0.4,0.4,0.8,0.8,1.0]", "Optimizer.clip_norm=0.5"],
     "amp_bf16": ["AMP.dtype=bfloat16"],
     "amp_fp16_scaler": ["AMP.dtype=float16", "AMP.scale_loss=1024.0"],
     "workers": ["DataLoader.Train.loader.num_workers=1"],

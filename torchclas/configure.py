@@ -19,7 +19,7 @@ from .data.pipeline import check_batch_ops, check_ops
 from .data.registry import NOT_YET_IMPLEMENTED_OPS
 from .metrics import METRICS, topk_beyond_classes
 from .losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
-from .models import MODEL_TABLE
+from .models import MODEL_TABLE, check_lr_mult_list
 
 __all__ = ["load_config", "config_from_dict", "check_names", "apply_loss_model_kwargs", "unimplemented_keys",
            "report_unused_keys", "warn_topk_beyond_classes"]
@@ -98,13 +98,15 @@ def apply_loss_model_kwargs(cfg: Config, source: str = "config") -> None:
 
 def check_names(cfg: Config, source: str = "config") -> None:
     """Raise ``ConfigError`` (prefixed with ``source``) for the first name ``cfg`` uses that no
-    registry holds: ``Arch.name``, ``Loss``/``Metric`` entries, op lists, the LR schedule."""
+    registry holds: ``Arch.name`` (and whether it takes ``Arch.lr_mult_list``), ``Loss``/``Metric``
+    entries, op lists, the LR schedule."""
     try:
         if cfg.Arch.name not in MODEL_TABLE:
             name = cfg.Arch.name
             raise ConfigError(f"Arch.name: unknown model '{name}'{closest(name, MODEL_TABLE)}; "
                               f"`torchclas models` lists the {len(MODEL_TABLE)} names "
                               "(`torchclas models 'ResNet*'` those matching a pattern)")
+        check_lr_mult_list(cfg.Arch.name, cfg.Arch.lr_mult_list)
         for split in ("Train", "Eval"):
             parse_entries(getattr(cfg.Loss, split), LOSSES, f"Loss.{split}", NOT_YET_IMPLEMENTED_LOSSES)
             parse_entries(getattr(cfg.Metric, split), METRICS, f"Metric.{split}")

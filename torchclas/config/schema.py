@@ -77,6 +77,8 @@ class GlobalConfig(Section):
     deterministic: bool = False
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     accum_steps: int = Field(1, ge=1)
+    update_freq: Optional[int] = Field(None, ge=1)
+    """PaddleClas's name for ``accum_steps`` (loss divided by it, one optimizer and LR step per group)."""
     auto_scale_lr: bool = False
     compile: bool | str = False
     to_static: bool = False
@@ -89,6 +91,18 @@ class GlobalConfig(Section):
     feature_normalize: bool = not_yet(True)
     feature_binarize: Optional[Literal["round", "sign"]] = not_yet(None)
     use_multilabel: bool = not_yet(False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _update_freq_is_accum_steps(cls, data: Any) -> Any:
+        """``update_freq`` (PaddleClas) sets ``accum_steps``; both set must agree."""
+        if not isinstance(data, dict) or data.get("update_freq") is None:
+            return data
+        freq, accum = data["update_freq"], data.get("accum_steps")
+        if accum is not None and accum != freq:
+            raise ValueError(f"Global.update_freq ({freq}) and Global.accum_steps ({accum}) are the same setting "
+                             "(batches per optimizer step); set one, or both to the same value")
+        return {**data, "accum_steps": freq}
 
 
 class ArchConfig(BaseModel):
@@ -110,10 +124,26 @@ class ArchConfig(BaseModel):
     use_ssld: bool = False
     input_image_channel: int = Field(3, ge=1)
     data_format: Literal["NCHW", "NHWC"] = "NCHW"
+    lr_mult_list: Optional[list[float]] = None
+    """One LR multiplier per stage (PPLCNet: 6, ResNet/ResNet_vd and PPHGNetV2: 5); the optimizer's
+    param groups apply it (``models.lr_mult``), so it is not a builder argument."""
+
+    @field_validator("lr_mult_list", mode="before")
+    @classmethod
+    def _list_from_text(cls, value: Any) -> Any:
+        # PaddleClas eval()s a string here ("[0.0, 0.4, ...]"); read it as a literal, never eval.
+        if isinstance(value, str):
+            import ast
+
+            try:
+                return list(ast.literal_eval(value))
+            except (ValueError, SyntaxError, TypeError):
+                raise ValueError(f"not a list of numbers: {value!r}") from None
+        return value
 
     @property
     def builder_kwargs(self) -> dict[str, Any]:
-        """Keys beyond name/class_num/pretrained/use_ssld, passed to the model builder
+        """Keys beyond name/class_num/pretrained/use_ssld/lr_mult_list, passed to the model builder
         (``input_image_channel`` other than 3 as ``in_chans``)."""
         extra = dict(self.model_extra or {})
         if self.input_image_channel != 3:

@@ -8,7 +8,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
-from .schema_base import Section, not_yet
+from .schema_base import Section, ignored, not_yet
 
 __all__ = ["LRConfig", "RegularizerConfig", "LookaheadConfig", "OptimizerConfig", "LR_SCHEDULE_KEYS",
            "OPTIMIZER_KEYS", "FUSED_OPTIMIZERS", "REQUIRED"]
@@ -32,17 +32,21 @@ LR_SCHEDULE_KEYS: dict[str, dict[str, Any]] = {
                    "phase_pct": 0.3, "anneal_strategy": "cos", "three_phase": False},
     "ReduceOnPlateau": {"mode": "min", "factor": 0.1, "patience": 10, "threshold": 1e-4,
                         "threshold_mode": "rel", "cooldown": 0, "min_lr": 0.0, "epsilon": 1e-8},
+    "Cyclic": {"base_learning_rate": REQUIRED, "max_learning_rate": REQUIRED, "step_size_up": REQUIRED,
+               "step_size_down": None, "mode": "triangular", "exp_gamma": 1.0, "scale_mode": "cycle"},
 }
+_MODES = {"ReduceOnPlateau": ("min", "max"), "Cyclic": ("triangular", "triangular2", "exp_range")}
 _LARS = {"momentum": 0.9, "lars_coeff": 0.001, "lars_weight_decay": 0.0005, "epsilon": 0.0,
          "exclude_from_weight_decay": []}
-FUSED_OPTIMIZERS = ("Momentum", "SGD", "Adam", "AdamW")
+FUSED_OPTIMIZERS = ("Momentum", "SGD", "Adam", "AdamW", "AdamWDL")
 """The optimizers torch has a fused (single-kernel) implementation of, on CPU and CUDA."""
 # The keys each ``Optimizer.name`` takes, with their defaults (Paddle's names and defaults).
 OPTIMIZER_KEYS: dict[str, dict[str, Any]] = {
     "Momentum": {"momentum": 0.9, "use_nesterov": False, "weight_decay": 0.0},
     "SGD": {"weight_decay": 0.0},
     "Adam": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.0},
-    "AdamW": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.01},
+    "AdamW": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.01, "filter_bias_and_bn": False},
+    "AdamWDL": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.01, "filter_bias_and_bn": True},
     "RMSProp": {"rho": 0.95, "momentum": 0.0, "epsilon": 1e-6, "centered": False, "weight_decay": 0.0},
     "LARS": _LARS, "LarsMomentum": _LARS,
 }
@@ -70,7 +74,7 @@ class LRConfig(Section):
 
     name: Literal["Constant", "ConstLR", "Cosine", "CosineWarmup", "Piecewise", "MultiStepDecay",
                   "Step", "Linear", "Polynomial", "Exponential", "ExponentialWarmup", "OneCycleLR",
-                  "ReduceOnPlateau"] = "Cosine"
+                  "ReduceOnPlateau", "Cyclic"] = "Cosine"
     learning_rate: float = Field(0.1, gt=0)
     warmup_epoch: float = Field(0, ge=0)
     warmup_start_lr: float = Field(0.0, ge=0)
@@ -92,7 +96,7 @@ class LRConfig(Section):
     phase_pct: Optional[float] = Field(None, ge=0, le=1)
     anneal_strategy: Optional[Literal["cos", "linear"]] = None
     three_phase: Optional[bool] = None
-    mode: Optional[Literal["min", "max"]] = None
+    mode: Optional[Literal["min", "max", "triangular", "triangular2", "exp_range"]] = None
     factor: Optional[float] = Field(None, gt=0, lt=1)
     patience: Optional[int] = Field(None, ge=0)
     threshold: Optional[float] = Field(None, ge=0)
@@ -100,6 +104,16 @@ class LRConfig(Section):
     cooldown: Optional[int] = Field(None, ge=0)
     min_lr: Optional[float] = Field(None, ge=0)
     epsilon: Optional[float] = Field(None, ge=0)
+    base_learning_rate: Optional[float] = Field(None, gt=0)
+    step_size_up: Optional[int] = Field(None, ge=1)
+    step_size_down: Optional[int] = Field(None, ge=1)
+    exp_gamma: Optional[float] = Field(None, gt=0)
+    scale_fn: None = None
+    """Paddle's CyclicLR takes a Python function here; a YAML file cannot hold one (null only)."""
+    scale_mode: Optional[Literal["cycle", "iterations"]] = None
+    step_each_epoch: Optional[int] = ignored(
+        None, "PaddleClas overwrites it with the train loader's optimizer steps per epoch; torchclas counts them too")
+    verbose: bool = ignored(False, "Paddle prints every LR update; torchclas logs the LR each epoch and draws lr.png")
 
     def param(self, key: str) -> Any:
         """The value of ``key``, or the chosen schedule's default for it."""
@@ -117,6 +131,9 @@ class LRConfig(Section):
     @model_validator(mode="after")
     def _keys_fit_schedule(self) -> LRConfig:
         _check_keys(self, "Optimizer.lr", self.name, LR_SCHEDULE_KEYS)
+        modes = _MODES.get(self.name, ())
+        if self.mode is not None and self.mode not in modes:
+            raise ValueError(f"'Optimizer.lr.mode' of {self.name} is one of {', '.join(modes)}, got '{self.mode}'")
         listed = isinstance(self.decay_epochs, list)
         if self.decay_epochs is not None and listed != (self.name == "Piecewise"):
             kind = "a list of epochs" if self.name == "Piecewise" else "one number of epochs"
@@ -149,7 +166,7 @@ class OptimizerConfig(Section):
     take is an error naming it. ``param(key)`` reads a key with its optimizer default.
     """
 
-    name: Literal["Momentum", "SGD", "Adam", "AdamW", "RMSProp", "LARS", "LarsMomentum"] = "Momentum"
+    name: Literal["Momentum", "SGD", "Adam", "AdamW", "AdamWDL", "RMSProp", "LARS", "LarsMomentum"] = "Momentum"
     momentum: Optional[float] = Field(None, ge=0, lt=1)
     use_nesterov: Optional[bool] = None
     lr: LRConfig = Field(default_factory=LRConfig)
@@ -168,6 +185,12 @@ class OptimizerConfig(Section):
     exclude_from_weight_decay: Optional[list[str]] = None
     layerwise_decay: Optional[float] = Field(
         None, gt=0, le=1, validation_alias=AliasChoices("layerwise_decay", "layerwise_lr_decay"))
+    filter_bias_and_bn: Optional[bool] = None
+    """AdamW/AdamWDL: no decay for 1-D parameters, ``*.bias`` and the model's ``no_weight_decay()`` names."""
+    clip_norm: Optional[float] = Field(None, gt=0)
+    """Paddle's ``ClipGradByNorm``: each gradient tensor whose L2 norm exceeds it is scaled down to it."""
+    clip_grad: Any = ignored(None, "PaddleClas's AdamW takes clip_grad into **args and drops it, so it clips "
+                                   "nothing there; Optimizer.clip_norm clips")
     freeze_params: Optional[list[str]] = None
     freeze_stages: Optional[int] = Field(None, ge=0)
     lookahead: Optional[LookaheadConfig] = None
@@ -197,7 +220,7 @@ class OptimizerConfig(Section):
             raise ValueError(f"Optimizer.fused: torch has no fused {self.name}; fused kernels exist for "
                              f"{', '.join(FUSED_OPTIMIZERS)} (set fused: false or leave it unset)")
         if self.regularizer is not None:
-            own = {"AdamW": "weight_decay", "LARS": "lars_weight_decay", "LarsMomentum": "lars_weight_decay"}
+            own = {"AdamW": "weight_decay", "AdamWDL": "weight_decay", "LARS": "lars_weight_decay", "LarsMomentum": "lars_weight_decay"}
             if self.name in own:
                 raise ValueError(f"{self.name} decays with 'Optimizer.{own[self.name]}'; "
                                  "remove 'Optimizer.regularizer'")

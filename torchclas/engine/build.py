@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..config.schema import Config
-from ..models import create_model
+from ..models import create_model, param_lr_mults
 from ..models.layout import MIN_CONVS, is_conv_net
 from ..optim import build_lr_scheduler, build_optimizer
 from .distributed import DistInfo, wrap_ddp
@@ -24,7 +24,7 @@ log = logging.getLogger("torchclas")
 
 # Keys of ``Optimizer.lr`` that hold a learning rate (scaled by ``Global.auto_scale_lr``).
 LR_KEYS = ("learning_rate", "warmup_start_lr", "eta_min", "end_lr", "values", "max_learning_rate",
-           "end_learning_rate", "min_lr")
+           "end_learning_rate", "min_lr", "base_learning_rate")
 
 
 def global_batch_size(cfg: Config, world_size: int) -> int:
@@ -83,7 +83,11 @@ def build_train_state(cfg: Config, device: torch.device, info: DistInfo, batches
     """
     net = _build_net(cfg, device, info)
     dtype = amp_dtype(cfg.AMP, device)
-    optimizer = build_optimizer(_unfused_under_cpu_loss_scaling(cfg, dtype, device), net)
+    lr_mults = param_lr_mults(cfg.Arch.name, net, cfg.Arch.lr_mult_list)
+    if cfg.Arch.lr_mult_list is not None:
+        log.info("Arch.lr_mult_list %s: %d parameter tensors train at a multiple of the LR (a 0 freezes them)",
+                 cfg.Arch.lr_mult_list, len(lr_mults))
+    optimizer = build_optimizer(_unfused_under_cpu_loss_scaling(cfg, dtype, device), net, lr_mults)
     steps_per_epoch = math.ceil(batches_per_epoch / cfg.Global.accum_steps)
     factor = lr_scale_factor(cfg, info.world_size)
     if factor != 1.0:

@@ -33,7 +33,8 @@ def epoch_progress(enabled: bool = True) -> Progress:
 def summary_line(epoch: int, epochs: int, train: dict, evaluation: dict | None, seconds: float) -> str:
     """``epoch 3/10  train loss 0.41 top1 85.2%  lr 0.1  512 img/s  data wait 3%  eval loss 0.38
     top1 86.9% top5 99.6%  52s``, plus skipped images, skipped NaN steps and AMP overflows when
-    there were any. The data wait says when loading, not compute, limits the speed."""
+    there were any, and the steps ``clip_norm`` clipped. The data wait says when loading, not
+    compute, limits the speed."""
     text = (f"epoch {epoch}/{epochs}  train loss {train['loss']:.4f} top1 {100 * train['top1']:.2f}%"
             f"  lr {train['lr']:.5f}  {train['ips']:.0f} img/s")
     if "data_wait" in train:
@@ -46,6 +47,8 @@ def summary_line(epoch: int, epochs: int, train: dict, evaluation: dict | None, 
                       ("amp_overflows", "AMP overflow steps")):
         if train.get(key):
             text += f"  skipped {train[key]} {what}"
+    if train.get("clipped_steps"):
+        text += f"  clipped {train['clipped_steps']} steps"
     return text + f"  {seconds:.0f}s"
 
 

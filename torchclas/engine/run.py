@@ -100,7 +100,8 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
                                                               else 1))
         save_config(cfg, out / "config.yaml")
         plot_lr_curve(scaled_lr_config(cfg, lr_scale_factor(cfg, info.world_size)), cfg.Global.epochs,
-                      math.ceil(len(train_loader) / cfg.Global.accum_steps), out / "lr.png")
+                      math.ceil(len(train_loader) / cfg.Global.accum_steps), out / "lr.png",
+                      scales=[group.get("lr_scale", 1.0) for group in state.optimizer.param_groups])
     if checkpoint is not None:
         resume(state, checkpoint)
     log.info("training %s (%d classes) on %s: %d train images, %d steps/epoch, epochs %d..%d, output %s",

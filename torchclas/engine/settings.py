@@ -36,6 +36,7 @@ class TrainSettings:
         plateau_mode: ``Optimizer.lr.mode`` (``max``: ReduceOnPlateau watches the best-model
             metric, else the loss).
         best_metric: the eval value the best model is kept by (higher is better), e.g. ``top1``.
+        clip_norm: ``Optimizer.clip_norm``: each gradient tensor is clipped to this L2 norm (None: off).
     """
 
     epochs: int
@@ -52,6 +53,7 @@ class TrainSettings:
     nan_lr_factor: float = 0.5
     plateau_mode: str | None = None
     best_metric: str = "top1"
+    clip_norm: float | None = None
 
 
 def build_settings(cfg: Config, net: nn.Module, device: torch.device, seed: int,
@@ -68,5 +70,7 @@ def build_settings(cfg: Config, net: nn.Module, device: torch.device, seed: int,
         min_batch=2 if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()) else 1,
         channels_last=use_channels_last(cfg, net), amp_dtype=dtype,
         eval_amp_dtype=dtype if cfg.AMP is not None and cfg.AMP.use_fp16_test else None,
-        eval_interval=g.eval_interval, start_eval_epoch=g.start_eval_epoch, nan_patience=g.nan_patience, nan_max_rollbacks=g.nan_max_rollbacks,
-        nan_lr_factor=g.nan_lr_factor, plateau_mode=cfg.Optimizer.lr.param("mode"), best_metric=best_metric)
+        eval_interval=g.eval_interval, start_eval_epoch=g.start_eval_epoch, nan_patience=g.nan_patience,
+        nan_max_rollbacks=g.nan_max_rollbacks, nan_lr_factor=g.nan_lr_factor, best_metric=best_metric,
+        clip_norm=cfg.Optimizer.clip_norm,
+        plateau_mode=cfg.Optimizer.lr.param("mode") if cfg.Optimizer.lr.name == "ReduceOnPlateau" else None)

@@ -49,8 +49,10 @@ class TrainState:
         return self.ema.module if self.ema is not None else self.net
 
     def lr(self) -> float:
-        """The current learning rate of the first parameter group."""
-        return self.optimizer.param_groups[0]["lr"]
+        """The schedule's current learning rate: that of param groups with ``lr_scale`` 1 (others,
+        such as ``Arch.lr_mult_list`` stages, train at it times their scale)."""
+        current = getattr(self.scheduler, "current_lr", None)
+        return current() if current is not None else self.optimizer.param_groups[0]["lr"]
 
 
 @dataclass
@@ -66,6 +68,7 @@ class EpochProgress:
     count: int = 0
     nonfinite: int = 0
     overflows: int = 0
+    clipped_steps: int = 0
     bad_images: list[list[str]] = field(default_factory=list)
     elapsed: float = 0.0
     wait: float = 0.0

@@ -38,7 +38,7 @@ from .recovery import rollback
 from .settings import TrainSettings
 from .signals import TrainingStopped
 from .state import EpochProgress, NonFiniteLoss, TrainState
-from .step import group_size, optimizer_step
+from .step import StepReport, group_size, optimizer_step
 
 __all__ = ["Trainer"]
 
@@ -132,8 +132,8 @@ class Trainer:
         epoch resumed mid-way continues where its checkpoint stopped.
 
         Returns mean loss, train metrics, last lr, images/s, the fraction of time spent waiting
-        for data, skipped (unreadable) images, skipped non-finite steps and AMP overflows; sums
-        cover all processes.
+        for data, skipped (unreadable) images, skipped non-finite steps and AMP overflows (sums
+        over all processes), and with ``clip_norm`` the steps it clipped (``clipped_steps``).
         """
         self.hooks.call("on_epoch_setup", self, epoch)
         state, settings, loader = self.state, self.settings, self.train_loader
@@ -226,7 +226,10 @@ class Trainer:
             if flags[1] and not state.stop_signal:
                 state.stop_signal = "a stop signal (another process)"
         if flags[0] == 0:
-            progress.overflows += optimizer_step(state)
+            report = optimizer_step(state, self.settings.clip_norm)
+            progress.overflows += report.overflow
+            if report.clipped:
+                self._report_clipped(progress, report, index)
             state.nan_streak = 0
             return
         state.optimizer.zero_grad(set_to_none=True)
@@ -237,14 +240,24 @@ class Trainer:
             raise NonFiniteLoss(f"the loss was NaN/Inf in {state.nan_streak} optimizer steps in a row "
                                 f"(last at batch {index + 1}, lr {state.lr():.3g})")
 
+    def _report_clipped(self, progress: EpochProgress, report: StepReport, index: int) -> None:
+        """Count a step ``clip_norm`` clipped; log the epoch's first (the count is in the epoch's stats)."""
+        if progress.clipped_steps == 0 and self.dist.is_main:
+            log.info("%s batch %d: Optimizer.clip_norm %g clipped %d gradient tensor(s) (largest norm %.4g); "
+                     "clipped steps are counted in the epoch's clipped_steps", self.description, index + 1,
+                     self.settings.clip_norm, report.clipped, report.largest_norm)
+        progress.clipped_steps += 1
+
     def _epoch_stats(self, progress: EpochProgress, wait: float, elapsed: float) -> dict[str, Any]:
         sums = all_reduce_sums([progress.loss_sum, progress.seen, len(progress.bad_images), progress.nonfinite,
                                 progress.overflows], self.device, self.dist)
         total_loss, seen, bad, nonfinite, overflows = sums[0], *(int(v) for v in sums[1:])
+        clipped = progress.clipped_steps  # the processes clip the same reduced gradients: not summed
         self.train_metric.all_reduce(lambda values: all_reduce_sums(values, self.device, self.dist))
         return {"loss": total_loss / max(seen, 1), **self.train_metric.compute(), "lr": self.state.lr(),
                 "ips": seen / max(elapsed, 1e-9), "data_wait": wait / max(elapsed, 1e-9), "num_images": seen,
-                "bad_images": bad, "nonfinite_steps": nonfinite, "amp_overflows": overflows}
+                "bad_images": bad, "nonfinite_steps": nonfinite, "amp_overflows": overflows,
+                **({"clipped_steps": clipped} if self.settings.clip_norm is not None else {})}
 
     def _plateau_value(self, stats: dict, evaluation: dict | None) -> float:
         """What ReduceOnPlateau watches: the best-model metric for ``mode: max``, the loss for

@@ -3,7 +3,8 @@
 Layout: one module per family (``resnet.py``, ``mobilenet_v3.py``, ``vit.py``, ...) holding its
 architecture and its table rows; ``entry.py`` (the row type), ``table.py`` (``MODEL_TABLE``,
 gathered from an explicit list of family modules), ``layers/`` (blocks several families share),
-``io/`` (weights files and PaddleClas conversion), ``reparam.py`` (branch folding).
+``io/`` (weights files and PaddleClas conversion), ``reparam.py`` (branch folding), ``lr_mult.py``
+(PaddleClas's per-stage LR multipliers, ``Arch.lr_mult_list``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from .entry import ModelEntry
 from .io.pretrained import pretrained_path
 from .io.weights import WeightsFileError, load_pretrained, read_state_dict, resolve_weights_path
 from .layers.heads import FeatureExtractor, add_extra_fc
+from .lr_mult import check_lr_mult_list, param_lr_mults
 from .table import MODEL_TABLE
 
-__all__ = ["FeatureExtractor", "MODEL_TABLE", "ModelEntry", "create_model", "list_models", "load_pretrained",
-           "read_state_dict", "resolve_weights_path"]
+__all__ = ["FeatureExtractor", "MODEL_TABLE", "ModelEntry", "check_lr_mult_list", "create_model", "list_models",
+           "load_pretrained", "param_lr_mults", "read_state_dict", "resolve_weights_path"]
 
 
 def list_models(pattern: str = "*") -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -62,7 +62,7 @@ def _lars(groups: Groups, cfg: OptimizerConfig, lr: float) -> torch.optim.Optimi
 
 
 OPTIMIZERS: Registry[Callable[[Groups, OptimizerConfig, float], torch.optim.Optimizer]] = Registry("optimizer", {
-    "Momentum": _momentum, "SGD": _sgd, "Adam": _adam, "AdamW": _adamw, "RMSProp": _rmsprop,
+    "Momentum": _momentum, "SGD": _sgd, "Adam": _adam, "AdamW": _adamw, "AdamWDL": _adamw, "RMSProp": _rmsprop,
     "LARS": _lars, "LarsMomentum": _lars,
 })
 """Optimizer builders by ``Optimizer.name``: ``(param groups, config, lr) -> optimizer``."""
@@ -77,12 +77,14 @@ def _weight_decay(cfg: OptimizerConfig) -> float:
     return cfg.param("weight_decay")
 
 
-def build_optimizer(cfg: OptimizerConfig, model: nn.Module) -> torch.optim.Optimizer | Lookahead:
+def build_optimizer(cfg: OptimizerConfig, model: nn.Module,
+                    lr_mults: Mapping[str, float] | None = None) -> torch.optim.Optimizer | Lookahead:
     """The optimizer of the ``Optimizer`` section for ``model``'s trainable parameters.
 
     Freezes what ``freeze_params``/``freeze_stages`` name first, then builds param groups
-    (no-decay names, 1-D params, ``layerwise_decay``) and the optimizer named by ``name``;
-    ``lookahead: {k, alpha}`` wraps it. Decay: ``regularizer: {name: L2, coeff}`` (or
+    (no-decay names, 1-D params, ``filter_bias_and_bn``, ``layerwise_decay``, the per-parameter
+    LR multipliers ``lr_mults`` of ``Arch.lr_mult_list``) and the optimizer named by ``name``
+    (AdamWDL is torch's AdamW over PaddleClas's layer-wise groups); ``lookahead: {k, alpha}`` wraps it. Decay: ``regularizer: {name: L2, coeff}`` (or
     ``weight_decay``) is coupled L2 for SGD/Momentum/Adam/RMSProp, as in Paddle; AdamW's
     ``weight_decay`` is decoupled; LARS uses ``lars_weight_decay``.
 
@@ -91,7 +93,7 @@ def build_optimizer(cfg: OptimizerConfig, model: nn.Module) -> torch.optim.Optim
         >>> optimizer = build_optimizer(OptimizerConfig(name="AdamW", weight_decay=0.05), model)
     """
     freeze_parameters(model, cfg)
-    groups = build_param_groups(model, cfg, _weight_decay(cfg))
+    groups = build_param_groups(model, cfg, _weight_decay(cfg), lr_mults)
     base_lr = decay_start_lr(cfg.lr)
     for group in groups:
         group["lr"] = base_lr * group["lr_scale"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from torch import nn
 
 from ..config.errors import closest
 from ..config.schema import OptimizerConfig
+from .layer_ids import adamwdl_layers, adamwdl_ratio
 
 __all__ = ["build_param_groups", "freeze_parameters", "layer_depths"]
 
@@ -90,14 +91,48 @@ def freeze_parameters(model: nn.Module, cfg: OptimizerConfig) -> list[str]:
     return frozen
 
 
-def build_param_groups(model: nn.Module, cfg: OptimizerConfig, weight_decay: float) -> list[dict[str, Any]]:
+def _no_decay_rule(model: nn.Module, cfg: OptimizerConfig, weight_decay: float) -> Callable[[str, Any], bool]:
+    """Which parameters get no weight decay: ``no_weight_decay_name`` words, LARS
+    ``exclude_from_weight_decay``, 1-D ones with ``one_dim_param_no_weight_decay``, and with
+    ``filter_bias_and_bn`` (AdamW/AdamWDL) 1-D ones, ``*.bias`` and ``model.no_weight_decay()``."""
+    skip = (cfg.no_weight_decay_name or "").split() + list(cfg.param("exclude_from_weight_decay") or [])
+    # PaddleClas's AdamWDL filters only when there is a decay to filter.
+    filtered = bool(cfg.param("filter_bias_and_bn")) and weight_decay > 0
+    exempt = set(model.no_weight_decay()) if filtered and hasattr(model, "no_weight_decay") else set()
+
+    def no_decay(name: str, param: Any) -> bool:
+        if cfg.one_dim_param_no_weight_decay and param.ndim <= 1 or any(word in name for word in skip):
+            return True
+        return filtered and (param.ndim <= 1 or name.endswith(".bias") or name in exempt)
+    return no_decay
+
+
+def _layer_rule(model: nn.Module, cfg: OptimizerConfig) -> Callable[[str], float]:
+    """The LR ratio of each parameter name from ``layerwise_decay``: PaddleClas's AdamWDL name
+    rule (``layer_ids``) for AdamWDL, timm's block order (``layer_depths``) otherwise."""
+    rate = cfg.layerwise_decay
+    if rate is None or (cfg.name == "AdamWDL" and rate >= 1.0):
+        return lambda name: 1.0
+    if cfg.name == "AdamWDL":
+        layers = adamwdl_layers(model)
+        return lambda name: adamwdl_ratio(name, rate, layers)
+    depth, head = layer_depths(model)
+    return lambda name: rate ** (head - depth.get(name, head))
+
+
+def build_param_groups(model: nn.Module, cfg: OptimizerConfig, weight_decay: float,
+                       lr_mults: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
     """Param groups of the trainable parameters, each with ``weight_decay`` and ``lr_scale``.
 
     No decay for names containing a word of ``no_weight_decay_name`` (PaddleClas: space-separated
-    substrings) or of LARS ``exclude_from_weight_decay``, and, with
-    ``one_dim_param_no_weight_decay``, for every 1-D parameter (norm weights, biases).
+    substrings) or of LARS ``exclude_from_weight_decay``, with ``one_dim_param_no_weight_decay``
+    for every 1-D parameter (norm weights, biases), and with ``filter_bias_and_bn`` (AdamW,
+    AdamWDL) for 1-D parameters, ``*.bias`` and the model's ``no_weight_decay()`` names.
     ``layerwise_decay: d`` scales the LR by ``d ** (head depth - depth)`` (see ``layer_depths``):
-    the head trains at the schedule's LR, each block toward the stem ``d`` times slower.
+    the head trains at the schedule's LR, each block toward the stem ``d`` times slower; with
+    AdamWDL by PaddleClas's rule (``layer_ids.adamwdl_ratio``), whose decoupled decay keeps the
+    unscaled LR (the group's decay is divided by the ratio to undo torch's ``lr * weight_decay``).
+    ``lr_mults`` (parameter name → multiplier, from ``Arch.lr_mult_list``) multiplies ``lr_scale``.
 
     Example:
         >>> import timm
@@ -106,18 +141,17 @@ def build_param_groups(model: nn.Module, cfg: OptimizerConfig, weight_decay: flo
         >>> max(g["lr_scale"] for g in groups)
         1.0
     """
-    skip = (cfg.no_weight_decay_name or "").split() + list(cfg.param("exclude_from_weight_decay") or [])
-    decay_rate = cfg.layerwise_decay
-    depth, head = layer_depths(model) if decay_rate is not None else ({}, 0)
-    groups: dict[tuple[float, bool], dict[str, Any]] = {}
+    no_decay, ratio = _no_decay_rule(model, cfg, weight_decay), _layer_rule(model, cfg)
+    decoupled_base_lr = cfg.name == "AdamWDL"
+    mults = lr_mults or {}
+    groups: dict[tuple[float, float], dict[str, Any]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        one_dim = cfg.one_dim_param_no_weight_decay and param.ndim <= 1
-        no_decay = one_dim or any(word in name for word in skip)
-        scale = decay_rate ** (head - depth.get(name, head)) if decay_rate is not None else 1.0
-        group = groups.setdefault((scale, no_decay), {
-            "params": [], "weight_decay": 0.0 if no_decay else weight_decay, "lr_scale": scale})
+        layer = ratio(name)
+        decay = 0.0 if no_decay(name, param) else weight_decay / (layer if decoupled_base_lr else 1.0)
+        scale = layer * mults.get(name, 1.0)
+        group = groups.setdefault((scale, decay), {"params": [], "weight_decay": decay, "lr_scale": scale})
         group["params"].append(param)
     if not groups:
         raise ValueError(f"Optimizer: every parameter of {type(model).__name__} is frozen; nothing to train")

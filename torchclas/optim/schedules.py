@@ -93,20 +93,41 @@ def _one_cycle(cfg: LRConfig, p: Progress) -> float:
     raise AssertionError("unreachable")
 
 
+def _cyclic(cfg: LRConfig, p: Progress) -> float:
+    # Paddle CyclicLR (PyTorch's rule) over the scheduler steps after warmup: up from
+    # base_learning_rate to max_learning_rate in step_size_up steps, down in step_size_down;
+    # triangular2 halves the amplitude every cycle, exp_range scales it by exp_gamma ** steps.
+    # Without scale_fn (a YAML cannot give one) the mode picks the scale and its argument.
+    base, top = cfg.param("base_learning_rate"), cfg.param("max_learning_rate")
+    up = cfg.param("step_size_up")
+    size = up + (cfg.param("step_size_down") or up)
+    steps = p.since // p.steps_per_epoch if cfg.by_epoch else p.since
+    cycle = 1 + steps // size
+    where = 1.0 + steps / size - cycle
+    rising = up / size
+    height = where / rising if where <= rising else (1 - where) / (1 - rising)
+    mode = cfg.param("mode")
+    scale = {"triangular": 1.0, "triangular2": 1 / 2.0 ** (cycle - 1),
+             "exp_range": cfg.param("exp_gamma") ** steps}[mode]
+    return base + (top - base) * height * scale
+
+
 SCHEDULES: Registry[Callable[[LRConfig, Progress], float]] = Registry("LR schedule", {
     "Constant": _constant, "ConstLR": _constant, "ReduceOnPlateau": _constant,
     "Cosine": _cosine, "CosineWarmup": _cosine, "Linear": _polynomial, "Polynomial": _polynomial,
     "Exponential": _exponential, "ExponentialWarmup": _exponential_warmup, "Step": _step,
-    "Piecewise": _piecewise, "MultiStepDecay": _multi_step, "OneCycleLR": _one_cycle,
+    "Piecewise": _piecewise, "MultiStepDecay": _multi_step, "OneCycleLR": _one_cycle, "Cyclic": _cyclic,
 })
 """Decay functions by ``Optimizer.lr.name`` (ReduceOnPlateau's curve before any reduction)."""
 
 
 def decay_start_lr(cfg: LRConfig) -> float:
-    """Where the decay starts, which warmup rises to: ``learning_rate``, Piecewise's ``values[0]``
-    or OneCycleLR's ``max_learning_rate / divide_factor``."""
+    """Where the decay starts, which warmup rises to: ``learning_rate``, Piecewise's ``values[0]``,
+    OneCycleLR's ``max_learning_rate / divide_factor`` or Cyclic's ``base_learning_rate``."""
     if cfg.name == "Piecewise" and cfg.values:
         return cfg.values[0]
+    if cfg.name == "Cyclic":
+        return cfg.param("base_learning_rate")
     if cfg.name == "OneCycleLR":
         return cfg.param("max_learning_rate") / cfg.param("divide_factor")
     return cfg.learning_rate
@@ -116,12 +137,13 @@ def lr_at_step(cfg: LRConfig, step: int, epochs: int, steps_per_epoch: int) -> f
     """The learning rate at iteration ``step`` (0-based) of a run of ``epochs`` epochs.
 
     Warmup rises linearly from ``warmup_start_lr`` to where the decay starts (``learning_rate``;
-    ``values[0]`` for Piecewise; ``max_learning_rate / divide_factor`` for OneCycleLR) over
+    ``values[0]`` for Piecewise; ``max_learning_rate / divide_factor`` for OneCycleLR;
+    ``base_learning_rate`` for Cyclic) over
     ``round(warmup_epoch * steps_per_epoch)`` steps. Decays that run over time (Cosine, Linear,
-    Exponential, Step, OneCycleLR) start at the end of warmup and end with the run; epoch
+    Exponential, Step, OneCycleLR, Cyclic) start at the end of warmup and end with the run; epoch
     boundaries that a config names (Piecewise ``decay_epochs``, MultiStepDecay ``milestones``)
     count from the start of the run. With ``by_epoch`` the decay (not the warmup) moves once per
-    epoch.
+    epoch (and Cyclic's step sizes count epochs, as Paddle's scheduler then steps once an epoch).
 
     Example:
         >>> lr_at_step(LRConfig(name="Step", learning_rate=0.1, step_size=2), 25, 10, 10)
