@@ -162,3 +162,24 @@ def test_postprocess_travels_in_the_metadata_and_back(tmp_path):
     assert model_postprocess({"topk": 2}) == {"name": "Topk", "topk": 2}
     assert model_postprocess({"topk": 2, "multilabel": True}, threshold=0.7) == {
         "name": "MultiLabelThreshOutput", "threshold": 0.7}
+
+
+def test_score_output_reports_the_raw_outputs_through_the_predictor(tiny_data, tmp_path):
+    from conftest import tiny_config_dict
+    from test_cli_infer_config import calibrated_weights
+    from torchclas.inference.config_infer import config_predictions, config_predictor
+    from torchclas.inference.inputs import collect_inputs
+
+    raw = tiny_config_dict(tiny_data, tmp_path / "out")
+    calibrated_weights(raw, 3, tmp_path / "best.safetensors")
+    raw["Global"]["pretrained_model"] = str(tmp_path / "best")
+    raw["Infer"].update(PostProcess={"name": "ScoreOutput", "decimal_places": 3},
+                        infer_imgs=str(tiny_data / "val" / "0001.png"))
+    cfg = config_from_dict(raw)
+    (result,), = list(config_predictions(cfg))
+    predictor = config_predictor(cfg)
+    tensor, = predictor.preprocess(collect_inputs(cfg.Infer.infer_imgs)[0]).values()
+    logits = predictor.predict_logits(tensor[None])[0]
+    assert set(result) == {"filename", "scores"}
+    assert result["scores"] == [round(float(v), 3) for v in logits]
+    assert abs(sum(result["scores"]) - 1) > 0.01  # logits, not probabilities
