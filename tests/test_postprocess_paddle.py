@@ -11,7 +11,7 @@ import pytest
 from torchclas.config import ConfigError
 from torchclas.configure import config_from_dict
 from torchclas.inference.config_infer import paddle_result
-from torchclas.inference.inputs import infer_image_list
+from torchclas.inference.inputs import collect_inputs, infer_image_list
 from torchclas.inference.metadata import build_metadata, class_names
 from torchclas.inference.postprocess import (POSTPROCESSES, MultiLabelThreshOutput, ScoreOutput, ThreshOutput,
                                              Topk, build_postprocess)
@@ -183,3 +183,30 @@ def test_score_output_reports_the_raw_outputs_through_the_predictor(tiny_data, t
     assert set(result) == {"filename", "scores"}
     assert result["scores"] == [round(float(v), 3) for v in logits]
     assert abs(sum(result["scores"]) - 1) > 0.01  # logits, not probabilities
+
+
+def test_config_predictor_preprocesses_with_infer_transforms_in_predict_folder_too(tiny_data, tmp_path):
+    from conftest import tiny_config_dict
+    from test_cli_infer_config import calibrated_weights
+    from torchclas.inference.config_infer import config_predictor
+    from torchclas.inference.folder import predict_folder
+
+    raw = tiny_config_dict(tiny_data, tmp_path / "out")
+    calibrated_weights(raw, 3, tmp_path / "best.safetensors")
+    infer_ops = [*EVAL_OPS[:2], {"CropImage": {"size": 24}}, *EVAL_OPS[3:]]  # not the eval ops' 32
+    raw["Global"]["pretrained_model"] = str(tmp_path / "best")
+    raw["Infer"].update(transforms=infer_ops, batch_size=4)
+    predictor = config_predictor(config_from_dict(raw))
+    assert list(predictor.preprocess_ops.values()) == [infer_ops] and predictor.batch_size == 4
+    images = tmp_path / "imgs"
+    images.mkdir()
+    for name in ("0000.png", "0001.png", "0002.png"):
+        (images / name).write_bytes((tiny_data / "val" / name).read_bytes())
+    tensor, = predictor.preprocess(collect_inputs(images / "0000.png")[0]).values()
+    assert tuple(tensor.shape) == (3, 24, 24)
+    predict_folder(predictor, images, tmp_path / "out.jsonl", workers=0, progress=False)
+    folder = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    direct = predictor.predict(images)
+    for ours, want in zip(folder, direct):
+        assert ours["class_ids"] == want["class_ids"] and ours["scores"] == pytest.approx(want["scores"], abs=1e-6)
+    assert max(direct[0]["scores"]) > 0.4  # spread-out scores: a different crop would show

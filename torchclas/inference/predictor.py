@@ -106,8 +106,11 @@ class Predictor:
 
     Attributes:
         options: the :class:`PredictorOptions` in use.
-        metadata: the first model's name, class names, preprocess ops, input size, mean/std, top-k.
+        metadata: the first model's name, class names, preprocess ops, input size, mean/std, post-process.
         class_names: names indexed by class id.
+        postprocess: the post-process every result goes through (:mod:`.postprocess`);
+            ``postprocess_spec`` is it as ``{"name": ..., key: value}``.
+        preprocess_ops: the op list of each distinct preprocessing (the models' own, or ``preprocess``).
 
     Example:
         >>> p = Predictor("inference/model.onnx")  # doctest: +SKIP
@@ -138,12 +141,14 @@ class Predictor:
         self.fast_decode_resize = opts.fast_decode_resize
         # Members that share their preprocessing share one transform and one batch tensor.
         self.transforms: dict[str, Any] = {}
+        self.preprocess_ops: dict[str, list[dict[str, Any]]] = {}  # the op list of each transform
         self.member_keys = []
         for member in self.members:
             ops = opts.preprocess or member.metadata["preprocess"]
             key = json.dumps(ops, sort_keys=True)
             if key not in self.transforms:
                 self.transforms[key] = build_preprocess(ops, opts.fast_decode_resize)
+                self.preprocess_ops[key] = ops
             self.member_keys.append(key)
 
     def __repr__(self) -> str:
