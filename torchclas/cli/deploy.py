@@ -52,10 +52,12 @@ def add_commands(sub: Any) -> None:
     export.add_argument("--max-drop", type=float, default=1.0,
                         help="bf16/int8: refuse an export whose top-1 drops more than this many points")
 
-    infer = sub.add_parser("infer", help="classify images with exported models (several: an ensemble)")
-    infer.add_argument("paths", nargs="+", metavar="MODEL... INPUT",
+    infer = sub.add_parser("infer", help="classify images with exported models (several: an ensemble); "
+                                         "with -c CONFIG and no image, Infer.infer_imgs as PaddleClas's infer")
+    infer.add_argument("paths", nargs="*", metavar="MODEL... INPUT",
                        help="one or more models (.onnx, .xml, .pt2, or a checkpoint with -c), then images, "
-                            "folders, globs or list files")
+                            "folders, globs or list files; none: -c CONFIG's Global.pretrained_model on its "
+                            "Infer.infer_imgs, with Infer.batch_size, Infer.transforms and Infer.PostProcess")
     infer.add_argument("-c", "--config", default=None, help="config for a checkpoint's model")
     infer.add_argument("-o", "--override", action="append", default=[], metavar="Key.path=value")
     _add_predictor_args(infer)
@@ -89,10 +91,11 @@ def _add_predictor_args(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--threads", type=int, default=None)
     cmd.add_argument("--no-spin", dest="spin", action="store_false",
                      help="onnxruntime: idle threads sleep instead of spin-waiting (for a machine shared with other work)")
-    cmd.add_argument("--batch-size", type=int, default=16)
+    cmd.add_argument("--batch-size", type=int, default=None, help="default 16; Infer.batch_size with -c and no image")
     cmd.add_argument("--fast-decode-resize", action="store_true",
                      help="decode large JPEGs at the DCT scale the resize allows (faster; not bit-exact with eval)")
-    cmd.add_argument("--threshold", type=float, default=0.5, help="multi-label models: score to report a class")
+    cmd.add_argument("--threshold", type=float, default=None,
+                     help="ThreshOutput / multi-label models: score to report a class (default: the model's; 0.5)")
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
@@ -139,23 +142,42 @@ def _predictor(args: argparse.Namespace, models: list[str]):
 
     config = load(args) if args.config else None
     return Predictor(models if len(models) > 1 else models[0], backend=args.backend, config=config,
-                     topk=args.topk, threads=args.threads, batch_size=args.batch_size,
-                     precision=args.precision, device=args.device, threshold=args.threshold,
-                     weights=getattr(args, "weights", None), spin=args.spin,
-                     fast_decode_resize=args.fast_decode_resize)
+                     weights=getattr(args, "weights", None), batch_size=args.batch_size or 16, **_run_options(args))
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Predictor options every ``infer`` / ``predict-folder`` run takes from its flags."""
+    return {"topk": args.topk, "threads": args.threads, "precision": args.precision, "device": args.device,
+            "threshold": args.threshold, "spin": args.spin, "fast_decode_resize": args.fast_decode_resize}
+
+
+def _config_batches(args: argparse.Namespace):
+    """``infer -c CONFIG`` without images: PaddleClas's tools/infer.py (``Infer.infer_imgs``)."""
+    from ..inference.config_infer import config_predictions
+
+    if not args.config:
+        raise ValueError("infer needs a model and at least one image, folder, glob or list file; or -c CONFIG "
+                         "with Global.pretrained_model and Infer.infer_imgs set")
+    return config_predictions(load(args), backend=args.backend, batch_size=args.batch_size, **_run_options(args))
 
 
 def _cmd_infer(args: argparse.Namespace) -> None:
-    models, inputs = _split_models(args.paths)
-    predictor = _predictor(args, models)
-    # "-" reads one encoded image from stdin: `cat a.jpg | torchclas infer m.onnx -`
-    sources = [sys.stdin.buffer.read() if entry == "-" else entry for entry in inputs]
+    from ..inference.config_infer import paddle_result
+
+    if args.paths:
+        models, inputs = _split_models(args.paths)
+        predictor = _predictor(args, models)
+        # "-" reads one encoded image from stdin: `cat a.jpg | torchclas infer m.onnx -`
+        sources = [sys.stdin.buffer.read() if entry == "-" else entry for entry in inputs]
+        batches, show = predictor.predict_batches(sources if len(sources) > 1 else sources[0]), _format_result
+    else:  # as PaddleClas's infer prints: one result dict per image
+        batches, show = _config_batches(args), lambda result: str(paddle_result(result))
     failed = total = 0
-    for batch in predictor.predict_batches(sources if len(sources) > 1 else sources[0]):
+    for batch in batches:
         for result in batch:
             total += 1
             failed += "error" in result
-            print(json.dumps(result) if args.json else _format_result(result), flush=True)
+            print(json.dumps(result) if args.json else show(result), flush=True)
     if failed:
         log.warning("%d of %d images could not be read", failed, total)
 
@@ -174,6 +196,8 @@ def _cmd_predict_folder(args: argparse.Namespace) -> None:
 def _format_result(result: dict[str, Any]) -> str:
     if "error" in result:
         return f"{result['filename']}: ERROR {result['error']}"
+    if "class_ids" not in result:  # ScoreOutput: raw outputs
+        return f"{result['filename']}: scores {result['scores']}"
     pairs = ", ".join(f"{name} ({cid}) {score:.3f}" for cid, name, score in
                       zip(result["class_ids"], result["label_names"], result["scores"]))
     return f"{result['filename']}: {pairs}"

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .schema_base import Section, ignored, not_yet
+from .schema_infer import InferConfig, PostProcessConfig
 from .schema_optim import LookaheadConfig, LRConfig, OptimizerConfig, RegularizerConfig
 
 __all__ = [
@@ -350,23 +351,6 @@ class DataLoaderConfig(Section):
 
     Train: Optional[SplitConfig] = None
     Eval: Optional[SplitConfig] = None
-
-
-class PostProcessConfig(Section):
-    """``Infer.PostProcess``: top-k and the ``id name`` label file for class names."""
-
-    name: Literal["Topk"] = "Topk"
-    topk: int = Field(5, ge=1)
-    class_id_map_file: Optional[str] = None
-
-
-class InferConfig(Section):
-    """``Infer``: images to classify, batch size, preprocessing and post-processing."""
-
-    infer_imgs: Optional[str] = ignored(None, "`torchclas infer MODEL IMAGES...` takes the images")
-    batch_size: int = Field(10, ge=1)
-    transforms: OpList = None
-    PostProcess: PostProcessConfig = Field(default_factory=PostProcessConfig)
 
 
 class MetricConfig(Section):

@@ -129,10 +129,11 @@ def read_file_list(cls_label_path: str, image_root: str, delimiter: str | None =
             read_numbered_file_list(cls_label_path, image_root, delimiter, class_num)]
 
 
-def read_label_list(path: str) -> list[str]:
+def read_label_list(path: str, delimiter: str | None = None) -> list[str]:
     """Read a PaddleClas `label_list.txt` of "id name" lines into names indexed by id.
 
-    Names may contain spaces; ids must be exactly 0..n-1 (in any order).
+    Names may contain spaces; ids must be exactly 0..n-1 (in any order). The id ends at the first
+    ``delimiter`` (default: the first run of whitespace).
 
     Example:
         >>> read_label_list("label_list.txt")[:2]  # doctest: +SKIP
@@ -146,7 +147,7 @@ def read_label_list(path: str) -> list[str]:
             line = raw.strip()
             if not line:
                 continue
-            parts = line.split(None, 1)
+            parts = [p.strip() for p in line.split(delimiter, 1)] if delimiter else line.split(None, 1)
             if len(parts) != 2 or not parts[0].isdigit():
                 raise ValueError(f"{path}:{number}: {line!r}: expected 'id name' with an integer id")
             if int(parts[0]) in names:

@@ -132,8 +132,7 @@ def predict_folder(predictor: Predictor, folder: str | Path, out: str | Path, re
 def _batches(predictor: Predictor, paths: list[Path], workers: int, topk: int | None) -> Iterator[list[dict]]:
     if not paths:
         return
-    ops = {key: member.metadata["preprocess"] for key, member in zip(predictor.member_keys, predictor.members)}
-    loader = DataLoader(_PreprocessDataset(paths, ops, predictor.fast_decode_resize), batch_size=predictor.batch_size,
+    loader = DataLoader(_PreprocessDataset(paths, predictor.preprocess_ops, predictor.fast_decode_resize), batch_size=predictor.batch_size,
                         num_workers=workers, collate_fn=list, multiprocessing_context="spawn" if workers else None,
                         persistent_workers=False, prefetch_factor=4 if workers else None)
     for batch in loader:

@@ -22,7 +22,7 @@ from PIL import Image as PILImage
 from ..data.datasets import IMAGE_EXTENSIONS
 
 __all__ = ["ImageInput", "LIST_SUFFIXES", "UNREADABLE", "collect_inputs", "load_input", "list_images",
-           "read_image_list", "unreadable_reason"]
+           "read_image_list", "infer_image_list", "unreadable_reason"]
 
 LIST_SUFFIXES = (".txt", ".lst", ".list")
 # what reading or decoding one image raises (PIL raises SyntaxError on some broken PNGs)
@@ -68,6 +68,33 @@ def read_image_list(path: str | Path) -> list[Path]:
             images.append(root / line.split()[0])
     if not images:
         raise ValueError(f"image list '{path}' names no images")
+    return images
+
+
+def infer_image_list(infer_imgs: str | Path | None, key: str = "Infer.infer_imgs") -> list[str]:
+    """The images of PaddleClas's ``Infer.infer_imgs`` (its ``get_image_list``): an image file,
+    or every image under a folder (recursive), sorted by path.
+
+    Raises:
+        ValueError naming ``key`` when it is unset, missing, or holds no image.
+
+    Example:
+        >>> infer_image_list("demo/")  # doctest: +SKIP
+        ['demo/a.jpg', 'demo/sub/b.png']
+    """
+    if not infer_imgs:
+        raise ValueError(f"{key} is not set: give the images on the command line "
+                         f"(`torchclas infer MODEL IMAGES...`) or set {key} to an image file or folder")
+    path = Path(infer_imgs)
+    suffixes = tuple(e.lower() for e in IMAGE_EXTENSIONS)
+    if path.is_dir():
+        images = sorted(str(p) for p in list_images(path))
+    elif path.is_file():
+        images = [str(path)] if path.suffix.lower() in suffixes else []
+    else:
+        raise ValueError(f"{key}: no such file or folder: '{infer_imgs}'")
+    if not images:
+        raise ValueError(f"{key}: no image files in '{infer_imgs}' (looked for {', '.join(IMAGE_EXTENSIONS)})")
     return images
 
 

@@ -54,8 +54,8 @@ def preprocess_ops(cfg: Config) -> list[dict[str, Any]]:
 def class_names(cfg: Config, class_num: int | None = None) -> list[str]:
     """Class names indexed by class id.
 
-    Read from ``Infer.PostProcess.class_id_map_file`` ("id name" lines) when set, else the ids
-    as strings.
+    Read from ``Infer.PostProcess.class_id_map_file`` ("id name" lines, split at
+    ``Infer.PostProcess.delimiter`` when set) when set, else the ids as strings.
 
     Args:
         cfg: a validated config.
@@ -71,10 +71,11 @@ def class_names(cfg: Config, class_num: int | None = None) -> list[str]:
         ['0', '1']
     """
     class_num = class_num or cfg.class_num
-    path = cfg.Infer.PostProcess.class_id_map_file
-    if not path:
+    post = cfg.Infer.PostProcess
+    if not post.class_id_map_file:
         return [str(i) for i in range(class_num)]
-    names = read_label_list(path)
+    path = post.class_id_map_file
+    names = read_label_list(path, post.delimiter)
     if len(names) != class_num:
         raise ValueError(f"Infer.PostProcess.class_id_map_file '{path}' has {len(names)} names "
                          f"but the model has class_num={class_num}")
@@ -99,7 +100,11 @@ def is_multilabel(cfg: Config) -> bool:
 
 def build_metadata(cfg: Config, class_num: int | None = None, reparameterized: bool = False,
                    precision: str = "fp32") -> dict[str, Any]:
-    """The ``torchclas`` metadata of an export: model, classes, preprocessing and top-k.
+    """The ``torchclas`` metadata of an export: model, classes, preprocessing and post-process.
+
+    ``postprocess`` is ``Infer.PostProcess`` as ``{"name": ..., key: value}``
+    (``PostProcessConfig.spec()``), so the exported model answers as ``torchclas infer -c
+    CONFIG`` does; ``topk`` stays for readers of files from before it.
 
     Args:
         cfg: a validated config.
@@ -130,7 +135,8 @@ def build_metadata(cfg: Config, class_num: int | None = None, reparameterized: b
         "resize": info["resize"],
         "crop": info["crop"],
         "topk": cfg.Infer.PostProcess.topk,
-        "multilabel": is_multilabel(cfg),
+        "postprocess": cfg.Infer.PostProcess.spec(),
+        "multilabel": is_multilabel(cfg) or cfg.Infer.PostProcess.postprocess_name == "MultiLabelThreshOutput",
         "reparameterized": reparameterized,
         "precision": precision,
         "torchclas_version": _version(),

@@ -1,7 +1,8 @@
-"""``Predictor``: images in, PaddleClas-style top-k results out, on onnxruntime, OpenVINO or torch.
+"""``Predictor``: images in, PaddleClas-style results out, on onnxruntime, OpenVINO or torch.
 
 The preprocessing comes with the model (its export metadata, or the config's eval ops;
-:mod:`.preprocess`), so prediction matches evaluation. How the model runs (backend, threads,
+:mod:`.preprocess`), so prediction matches evaluation; so does the post-process (the config's
+``Infer.PostProcess``, :mod:`.postprocess`). How the model runs (backend, threads,
 precision, ...) is one :class:`PredictorOptions`. Several models form an ensemble (:mod:`.ensemble`).
 """
 
@@ -19,10 +20,11 @@ import torch
 from .backends import open_backend
 from .ensemble import check_members, ensemble_weights, fuse_probabilities, sigmoid, softmax
 from .inputs import UNREADABLE, ImageInput, collect_inputs, load_input, unreadable_reason
-from .postprocess import POSTPROCESSES, threshold_result, topk_result  # noqa: F401 (re-exported)
+from .postprocess import POSTPROCESSES, build_postprocess, threshold_result, topk_result  # noqa: F401 (re-exported)
 from .preprocess import build_preprocess, preprocess_image
 
-__all__ = ["Predictor", "PredictorOptions", "predictor_options", "softmax", "topk_result", "threshold_result"]
+__all__ = ["Predictor", "PredictorOptions", "predictor_options", "model_postprocess", "softmax", "topk_result",
+           "threshold_result"]
 
 
 @dataclass
@@ -33,7 +35,7 @@ class PredictorOptions:
         backend: ``onnxruntime``, ``openvino`` or ``torch``; None picks from the file
             (:func:`~.backends.default_backend`).
         config: a ``Config``, YAML path or dict; required for weights files only.
-        topk: results per image (default: the model's ``Infer.PostProcess.topk``).
+        topk: results per image of a ``Topk`` post-process (default: the model's ``Infer.PostProcess.topk``).
         threads: CPU threads of the runtime.
         batch_size: images per forward pass.
         precision: ``fp32``, ``bf16`` (openvino, torch), ``fp16`` (TensorRT, torch on a GPU);
@@ -41,13 +43,16 @@ class PredictorOptions:
         device: ``cpu``, ``cuda`` (onnxruntime's CUDA execution provider, or torch on the GPU)
             or ``tensorrt`` (onnxruntime's TensorRT execution provider).
         weights: ensemble weights, one per model (default equal).
-        threshold: score a multi-label model's class needs to be reported.
+        threshold: ``threshold`` of a ``ThreshOutput`` / ``MultiLabelThreshOutput`` post-process
+            (default: the model's; 0.5 for a multi-label model exported with ``Topk``).
         spin: onnxruntime's idle threads spin-wait between passes (its default: on a quiet
             2-core machine batch-1 latency 2.9 -> 2.1 ms for PPLCNet_x1_0); False lets them sleep,
             which is faster when other processes share the cores.
         fast_decode_resize: JPEGs much larger than the model's resize are decoded at a reduced
             DCT scale (``data.decode.dct_scaled.DecodeResizeImage``: ~2x faster on 12 MP photos, 0.3 grey
             levels off); off by default, so predictions equal ``eval``'s exactly.
+        preprocess: a PaddleClas op list used instead of the model's own preprocessing
+            (``torchclas infer -c CONFIG`` passes ``Infer.transforms``, as PaddleClas's infer does).
 
     Example:
         >>> PredictorOptions(threads=1, batch_size=32).batch_size
@@ -62,9 +67,10 @@ class PredictorOptions:
     precision: str | None = None
     device: str = "cpu"
     weights: Sequence[float] | None = None
-    threshold: float = 0.5
+    threshold: float | None = None
     spin: bool = True
     fast_decode_resize: bool = False
+    preprocess: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -100,8 +106,11 @@ class Predictor:
 
     Attributes:
         options: the :class:`PredictorOptions` in use.
-        metadata: the first model's name, class names, preprocess ops, input size, mean/std, top-k.
+        metadata: the first model's name, class names, preprocess ops, input size, mean/std, post-process.
         class_names: names indexed by class id.
+        postprocess: the post-process every result goes through (:mod:`.postprocess`);
+            ``postprocess_spec`` is it as ``{"name": ..., key: value}``.
+        preprocess_ops: the op list of each distinct preprocessing (the models' own, or ``preprocess``).
 
     Example:
         >>> p = Predictor("inference/model.onnx")  # doctest: +SKIP
@@ -123,18 +132,23 @@ class Predictor:
         self.backend = self.runner.name
         self.metadata: dict[str, Any] = self.runner.metadata
         self.class_names: list[str] = list(self.metadata["class_names"])
-        self.multilabel = bool(self.metadata.get("multilabel"))
-        self.topk = opts.topk or self.metadata.get("topk") or 5
-        self.threshold = float(opts.threshold)
+        self.postprocess_spec = model_postprocess(self.metadata, opts.topk, opts.threshold)
+        self.postprocess = build_postprocess(self.postprocess_spec)
+        self.multilabel = self.postprocess.activation == "sigmoid"
+        self.topk = self.postprocess_spec.get("topk", opts.topk or 5)
+        self.threshold = self.postprocess_spec.get("threshold", opts.threshold)
         self.batch_size = opts.batch_size
         self.fast_decode_resize = opts.fast_decode_resize
         # Members that share their preprocessing share one transform and one batch tensor.
         self.transforms: dict[str, Any] = {}
+        self.preprocess_ops: dict[str, list[dict[str, Any]]] = {}  # the op list of each transform
         self.member_keys = []
         for member in self.members:
-            key = json.dumps(member.metadata["preprocess"], sort_keys=True)
+            ops = opts.preprocess or member.metadata["preprocess"]
+            key = json.dumps(ops, sort_keys=True)
             if key not in self.transforms:
-                self.transforms[key] = build_preprocess(member.metadata["preprocess"], opts.fast_decode_resize)
+                self.transforms[key] = build_preprocess(ops, opts.fast_decode_resize)
+                self.preprocess_ops[key] = ops
             self.member_keys.append(key)
 
     def __repr__(self) -> str:
@@ -143,17 +157,19 @@ class Predictor:
                 f"input_size={self.metadata.get('input_size')})")
 
     def predict(self, inputs: Any, topk: int | None = None) -> list[dict[str, Any]]:
-        """Top-k classes of each image, in input order.
+        """The post-processed result of each image (top-k classes by default), in input order.
 
         Args:
             inputs: a path, a folder (recursive, sorted), a glob pattern, a list file, a list of
                 paths, encoded bytes, a HxWxC / HxW uint8 numpy array or a PIL image.
-            topk: overrides the predictor's top-k for this call.
+            topk: overrides the predictor's top-k for this call (a ``Topk`` post-process).
 
         Returns:
-            One dict per image: ``filename``, ``class_ids``, ``scores`` (descending), ``label_names``;
-            scores are softmax probabilities, or for a multi-label model the sigmoid scores of
-            the classes at or above ``threshold``. An image that cannot be read or decoded gets
+            One dict per image: ``filename`` and the post-process's keys: for ``Topk``
+            ``class_ids``, ``scores`` (softmax, descending), ``label_names``; for a multi-label
+            model the sigmoid scores of the classes at or above ``threshold``; for
+            ``ThreshOutput`` one class and ``label_0``/``label_1``; for ``ScoreOutput`` ``scores``
+            only (raw outputs). An image that cannot be read or decoded gets
             ``filename`` and ``error`` instead, and the other images are still predicted.
 
         Example:
@@ -193,8 +209,9 @@ class Predictor:
         Example:
             >>> p.results_for(items, [p.preprocess(i) for i in items])  # doctest: +SKIP
         """
-        postprocess = (POSTPROCESSES["MultiLabelThreshOutput"](threshold=self.threshold) if self.multilabel
-                       else POSTPROCESSES["Topk"](topk=topk or self.topk))
+        postprocess = self.postprocess
+        if topk and isinstance(postprocess, POSTPROCESSES["Topk"]):
+            postprocess = POSTPROCESSES["Topk"](topk=topk)
         results: list[dict[str, Any] | None] = [None] * len(items)
         good = [i for i, x in enumerate(inputs) if not isinstance(x, str)]
         for i, x in enumerate(inputs):
@@ -224,7 +241,8 @@ class Predictor:
         return self.runner.logits(_as_array(batch))
 
     def predict_probabilities(self, batch: torch.Tensor | np.ndarray) -> np.ndarray:
-        """Fused scores ``[N, class_num]`` (softmax, or sigmoid for multi-label) of a batch
+        """Fused scores ``[N, class_num]`` (softmax; sigmoid for multi-label; raw outputs for
+        ``ScoreOutput``) of a batch
         preprocessed the way every member expects.
 
         Example:
@@ -237,7 +255,34 @@ class Predictor:
         return fuse_probabilities([self._scores(m.logits(batch)) for m in self.members], self.weights)
 
     def _scores(self, logits: np.ndarray) -> np.ndarray:
-        return sigmoid(logits) if self.multilabel else softmax(logits)
+        activation = self.postprocess.activation
+        if activation == "identity":
+            return np.asarray(logits, dtype=np.float32)
+        return sigmoid(logits) if activation == "sigmoid" else softmax(logits)
+
+
+def model_postprocess(metadata: dict[str, Any], topk: int | None = None,
+                      threshold: float | None = None) -> dict[str, Any]:
+    """The post-process spec a model runs: its metadata's ``postprocess`` (``Topk`` with the
+    metadata's ``topk`` in files from before it), a multi-label model's ``Topk`` turned into
+    ``MultiLabelThreshOutput``, with ``topk`` / ``threshold`` set where given.
+
+    Example:
+        >>> model_postprocess({"topk": 3})
+        {'name': 'Topk', 'topk': 3}
+        >>> model_postprocess({"multilabel": True, "postprocess": {"name": "Topk", "topk": 5}})
+        {'name': 'MultiLabelThreshOutput', 'threshold': 0.5}
+        >>> model_postprocess({"postprocess": {"name": "ThreshOutput", "threshold": 0.9}}, threshold=0.7)
+        {'name': 'ThreshOutput', 'threshold': 0.7}
+    """
+    spec = dict(metadata.get("postprocess") or {"name": "Topk", "topk": metadata.get("topk") or 5})
+    if metadata.get("multilabel") and spec["name"] == "Topk":
+        spec = {"name": "MultiLabelThreshOutput", "threshold": 0.5}
+    if topk is not None and spec["name"] == "Topk":
+        spec["topk"] = topk
+    if threshold is not None and "threshold" in spec:
+        spec["threshold"] = float(threshold)
+    return spec
 
 
 def _as_array(batch: torch.Tensor | np.ndarray) -> np.ndarray:
