@@ -46,7 +46,8 @@ OTHER_ISSUES = {"search": "strategy search (search issue)", "distill": "distilla
 
 
 def make_tiny_data(root: Path, n: int = 8, size: int = 64) -> dict[str, str]:
-    """``n`` random RGB JPEGs, two classes, a PaddleClas image list and a class-id map."""
+    """``n`` random RGB JPEGs, two classes, a PaddleClas image list (and its paths alone, for
+    ``sample_list_path``) and a class-id map."""
     rng = np.random.default_rng(0)
     (root / "img").mkdir(parents=True, exist_ok=True)
     lines = []
@@ -54,8 +55,10 @@ def make_tiny_data(root: Path, n: int = 8, size: int = 64) -> dict[str, str]:
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / "img" / f"{i}.jpg")
         lines.append(f"img/{i}.jpg {i % 2}")
     (root / "list.txt").write_text("\n".join(lines) + "\n")
+    (root / "samples.txt").write_text("".join(line.split()[0] + "\n" for line in lines))  # CustomLabelDataset
     (root / "label_list.txt").write_text("0 zero\n1 one\n")
-    return {"root": str(root), "list": str(root / "list.txt"), "img": str(root / "img" / "0.jpg")}
+    return {"root": str(root), "list": str(root / "list.txt"), "samples": str(root / "samples.txt"),
+            "img": str(root / "img" / "0.jpg")}
 
 
 def try_load(path: Path, overrides: list[str]) -> list[str] | None:
@@ -129,7 +132,7 @@ def main() -> None:
         row = {"config": rel, "root": rel.split("/")[0], "issue": issue}
         if issue is None:
             overrides = data_overrides(raw, data["root"], {"Train": data["list"]}, data["img"],
-                                       2 if args.train else None)
+                                       2 if args.train else None, sample_list=data["samples"])
             if not args.pretrained and (raw.get("Arch") or {}).get("pretrained"):
                 overrides.append("Arch.pretrained=False")
             row["load_error"] = try_load(path, overrides)

@@ -98,6 +98,19 @@ def test_converter_round_trips_layouts_and_scales_the_classifier():
     assert torch.equal(target[5].bias, source[5].bias)
 
 
+def test_pplcnet_without_last_conv_has_no_head_conv_and_no_classifier_scale():
+    from torchclas.models import MODEL_TABLE
+
+    full, pulc = create_model("PPLCNet_x0_25", 4), create_model("PPLCNet_x0_25", 4, use_last_conv=False)
+    count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
+    # PaddleClas's last_conv (128 -> 1280, no bias) and a 1280-wide fc, against a 128-wide fc
+    assert count(full) - count(pulc) == 128 * 1280 + (1280 - 128) * 4
+    assert pulc.classifier.in_features == 128 and pulc.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 4)
+    entry = MODEL_TABLE["PPLCNet_x0_25"]
+    assert "classifier_scale" in entry.paddle_options(full)  # PaddleClas's 0.2 downscale_in_infer dropout
+    assert "classifier_scale" not in entry.paddle_options(pulc)  # PaddleClas has none without last_conv
+
+
 def test_converter_names_the_pair_that_does_not_fit():
     bigger = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                            nn.Flatten(), nn.Linear(8, 3))

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from .config import (Config, ConfigError, closest, ignored_keys, parse_config, read_config,
                      unimplemented_fields)
 from .config.entries import parse_entries
-from .data.pipeline import check_batch_ops, check_ops
+from .data.pipeline import check_batch_ops, check_ops, label_keys
 from .data.registry import NOT_YET_IMPLEMENTED_OPS
 from .metrics import METRICS, topk_beyond_classes
 from .losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
@@ -115,10 +115,22 @@ def check_names(cfg: Config, source: str = "config") -> None:
                 check_ops(section.dataset.transform_ops, f"DataLoader.{split}.dataset.transform_ops")
                 check_batch_ops(section.dataset.batch_transform_ops,
                                 f"DataLoader.{split}.dataset.batch_transform_ops", cfg.class_num)
+                _check_label_key(section.dataset, f"DataLoader.{split}.dataset")
         check_ops(cfg.Infer.transforms, "Infer.transforms")
         _check_lr(cfg)
     except ValueError as exc:  # ConfigError included
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _check_label_key(dataset: Any, where: str) -> None:
+    """A ``CustomLabelDataset``'s ``label_key`` must be a key a label op of its list makes."""
+    if dataset.name != "CustomLabelDataset":
+        return
+    made = label_keys(dataset.transform_ops, f"{where}.transform_ops")
+    if dataset.label_key not in made:
+        raise ConfigError(f"{where}.label_key: no op of transform_ops makes label '{dataset.label_key}'"
+                          f"{closest(dataset.label_key, made)}; the label ops there make: "
+                          f"{', '.join(made) or 'none (add BlurImage or RandomRot90)'}")
 
 
 def _check_lr(cfg: Config) -> None:

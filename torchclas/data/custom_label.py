@@ -9,22 +9,18 @@ by ``k`` quarter turns and the label is ``k``::
       label_key: random_rot90_orientation
       transform_ops: [DecodeImage, {RandCropImage: {size: 224}}, NormalizeImage, RandomRot90]
 
-The contract between the dataset and a label-producing op (PaddleClas's own):
-
-- the op is called with the image alone, like every op, and returns a dict
-  ``{"img": image, "<label name>": int, ...}`` (``RandomRot90``: ``random_rot90_orientation``;
-  ``BlurImage``: ``blur_image``);
-- `LabelledOps` passes ``"img"`` on to the next op and collects the other keys;
-- the dataset's label is the collected value under ``label_key``; an op list where no op
-  returns ``label_key`` is an error naming the keys the ops did return.
-
-Ordinary ops never see a dict, so any op can follow a label-producing one.
+The label ops' contract is `label_ops`'s: the op list, built by `pipeline.build_transforms`,
+is a `pipeline.LabelCompose` returning ``(image, labels)``, ``labels`` the ``{key: label}`` of
+every label op (``RandomRot90``: ``random_rot90_orientation``; ``BlurImage``: ``blur_image``).
+The dataset's label is ``labels[label_key]``; a list whose ops do not make ``label_key`` is an
+error naming the keys they do make (the config check, `configure`, refuses it before any data
+is read).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -32,45 +28,7 @@ from torch.utils.data import Dataset
 from .datasets import BadSample, bad_sample, drop_missing, read_image_bytes
 from .transforms import ImageDecodeError
 
-__all__ = ["LabelledOps", "CustomLabelDataset", "read_sample_list"]
-
-
-class LabelledOps:
-    """Run ops in order on an image, letting an op add labels: ``ops(data) -> (image, labels)``.
-
-    An op returning a dict ``{"img": image, **labels}`` passes ``image`` on and adds ``labels``;
-    any other return value is the image for the next op.
-
-    Example:
-        >>> rotate = lambda image: {"img": image[::-1], "turned": 1}
-        >>> LabelledOps([str.upper, rotate, lambda s: s + "!"])("abc")
-        ('CBA!', {'turned': 1})
-    """
-
-    def __init__(self, ops: Sequence[Callable]):
-        self.ops = list(ops)
-
-    @classmethod
-    def of(cls, transform: Callable) -> LabelledOps:
-        """The ops of a built transform: the steps of a ``Compose`` (`pipeline.build_transforms`
-        gives one), none for an ``Identity``, else the transform as a single op."""
-        steps = getattr(transform, "transforms", None)
-        if isinstance(steps, (list, tuple)):
-            return cls(steps)
-        if type(transform).__name__ == "Identity":
-            return cls([])
-        return cls([transform])
-
-    def __call__(self, data: Any) -> tuple[Any, dict[str, Any]]:
-        labels: dict[str, Any] = {}
-        for op in self.ops:
-            data = op(data)
-            if isinstance(data, dict):
-                if "img" not in data:
-                    raise ValueError(f"{type(op).__name__} returned a dict without 'img': {sorted(data)}")
-                labels.update((k, v) for k, v in data.items() if k != "img")
-                data = data["img"]
-        return data, labels
+__all__ = ["CustomLabelDataset", "read_sample_list"]
 
 
 def read_sample_list(sample_list_path: str, image_root: str, delimiter: str | None = None
@@ -106,13 +64,14 @@ class CustomLabelDataset(Dataset):
     Args:
         image_root: folder the listed paths are relative to.
         sample_list_path: the image list file.
-        transform: the op list, built (a ``Compose`` is split into its ops, `LabelledOps.of`).
-        label_key: the label name an op returns, e.g. ``random_rot90_orientation``.
+        transform: the built op list, bytes -> ``(image, labels)`` (`pipeline.LabelCompose`).
+        label_key: the key of ``labels`` that is the sample's label, e.g. ``random_rot90_orientation``.
         delimiter: with it, each line's path is its first field (e.g. ``" "`` for "path label" lists).
         strict: raise on a missing or broken image instead of skipping it.
         class_num: when given, every label must be below it.
 
     Example:
+        >>> ops = build_transforms([{"DecodeImage": None}, {"RandomRot90": None}])  # doctest: +SKIP
         >>> ds = CustomLabelDataset("data", "data/list.txt", ops, "random_rot90_orientation")  # doctest: +SKIP
         >>> image, label = ds[0]  # doctest: +SKIP
     """
@@ -122,7 +81,7 @@ class CustomLabelDataset(Dataset):
         numbered = read_sample_list(sample_list_path, image_root, delimiter)
         present, self.missing_files = drop_missing(numbered, sample_list_path, image_root, strict)
         self.paths = [path for path, _ in present]
-        self.transform = transform if isinstance(transform, LabelledOps) else LabelledOps.of(transform)
+        self.transform = transform
         self.label_key, self.strict, self.class_num = label_key, strict, class_num
 
     def __len__(self) -> int:
@@ -131,16 +90,17 @@ class CustomLabelDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, int] | BadSample:
         path = self.paths[index]
         try:
-            image, labels = self.transform(read_image_bytes(path))
+            out = self.transform(read_image_bytes(path))
         except (OSError, ImageDecodeError) as err:
             return bad_sample(path, err, self.strict)
+        image, labels = out if isinstance(out, tuple) else (out, {})
         return image, self._label(labels)
 
     def _label(self, labels: dict[str, Any]) -> int:
         if self.label_key not in labels:
             made = ", ".join(sorted(labels)) or "none"
-            raise ValueError(f"CustomLabelDataset: no op of transform_ops returned label_key '{self.label_key}' "
-                             f"(labels the ops returned: {made})")
+            raise ValueError(f"CustomLabelDataset: no op of transform_ops makes label_key '{self.label_key}' "
+                             f"(label keys the ops make: {made})")
         label = labels[self.label_key]
         if isinstance(label, bool) or not isinstance(label, int) and not hasattr(label, "__index__"):
             raise ValueError(f"CustomLabelDataset: label '{self.label_key}' must be an integer, got {label!r}")

@@ -6,9 +6,11 @@ The contract, for the dataset and the pipeline:
 - A label op's call returns ``(image, {key: label})``: the key is the op's class attribute
   ``LABEL_KEY``, PaddleClas's name for it (``"blur_image"``, ``"random_rot90_orientation"``),
   which a ``CustomLabelDataset`` config names as ``dataset.label_key``; the label is an int.
-- `pipeline.build_transforms` over a list holding label ops returns a callable that gives
-  ``(image, labels)``, ``labels`` a dict merging every label op's dict; the ops after a label op
-  get the image only. Lists without label ops give the image, as before.
+- `pipeline.build_transforms` over a list holding label ops returns a `pipeline.LabelCompose`
+  that gives ``(image, labels)``, ``labels`` a dict merging every label op's dict; the ops after a
+  label op get the image only. ``CustomLabelDataset`` takes ``labels[label_key]`` as the sample's
+  label; every other dataset (and inference) builds it with ``labels=False`` and gets the image
+  alone, keeping its own label, as PaddleClas does. Lists without label ops give the image.
 - `pipeline.label_keys(ops)` names the keys a list makes, so a config check can refuse a
   ``label_key`` that no op makes.
 
@@ -142,6 +144,7 @@ class RandomRot90(v2.Transform):
     """
 
     LABEL_KEY = "random_rot90_orientation"
+    COMMUTES_WITH_NORMALIZE = True  # it only moves pixels: a late NormalizeImage may follow it
 
     def forward(self, inpt: Any) -> tuple[Any, dict[str, int]]:
         k = int(torch.randint(4, ()))

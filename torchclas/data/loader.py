@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..config.schema import DatasetConfig, SplitConfig
-from .custom_label import CustomLabelDataset, LabelledOps
+from .custom_label import CustomLabelDataset
 from .datasets import build_dataset, collate_skip_bad
 from .decode.decoder import Decoder, build_decoder
 from .decode.on_device import PathTaggedDataset, collate_encoded
@@ -148,7 +148,7 @@ def _build_split_dataset(split: SplitConfig, decoder: Decoder, strict: bool, cla
         return MultiScaleDataset(ds_cfg.image_root, ds_cfg.cls_label_path, decoder.transform, transforms,
                                  ds_cfg.delimiter, strict, class_num)
     if ds_cfg.name == "CustomLabelDataset":
-        return CustomLabelDataset(ds_cfg.image_root, ds_cfg.sample_list_path, LabelledOps.of(decoder.transform),
+        return CustomLabelDataset(ds_cfg.image_root, ds_cfg.sample_list_path, decoder.transform,
                                   ds_cfg.label_key, ds_cfg.delimiter, strict, class_num)
     return build_dataset(ds_cfg.name, ds_cfg.image_root, ds_cfg.cls_label_path, decoder.transform, strict,
                          ds_cfg.delimiter, class_num=class_num)
@@ -162,6 +162,8 @@ def _split_transforms(split: SplitConfig, strict: bool, ops: Any = None) -> tupl
     split's, e.g. one scale's of a MultiScaleDataset); but not with
     ``batch_transform_ops``: Mixup/CutMix run in the workers' collate on normalised images (a
     mix of uint8 images would round), so normalisation stays per image, and the log says so.
+    The transform gives ``(image, labels)`` for a ``CustomLabelDataset`` (its labels come from
+    label ops), the image alone for every other dataset (label ops' labels dropped, as PaddleClas).
     """
     ops = split.dataset.transform_ops if ops is None else ops
     loader = split.loader
@@ -178,7 +180,8 @@ def _split_transforms(split: SplitConfig, strict: bool, ops: Any = None) -> tupl
                         "dataset.batch_transform_ops mix normalised images in the workers")
     elif loader.late_normalize:
         ops, late_normalize = split_late_normalize(ops, "dataset.transform_ops")
-    return build_decoder(ops, loader, strict), late_normalize
+    labels = split.dataset.name == "CustomLabelDataset"
+    return build_decoder(ops, loader, strict, labels=labels), late_normalize
 
 
 def _ignore_sigint(worker_id: int) -> None:

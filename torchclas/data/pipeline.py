@@ -63,8 +63,12 @@ def check_ops(ops: Any, where: str) -> list[str]:
 
 
 def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool = False,
-                     fast_decode_resize: bool = False) -> Callable:
+                     fast_decode_resize: bool = False, labels: bool = True) -> Callable:
     """Build one callable from a YAML op list; None or [] gives the identity.
+
+    A list holding label ops (`label_ops`) gives a `LabelCompose`: ``(image, labels)`` for a
+    ``CustomLabelDataset``, or, with ``labels=False``, the image alone, the labels dropped as
+    PaddleClas drops them for any other dataset (and for inference).
 
     Ops in ``TRANSFORMS.not_yet`` are skipped with a warning naming them. ``fast_decode`` fuses a
     ``DecodeImage`` followed by a ``RandCropImage`` into one op that decodes JPEGs at a reduced
@@ -82,13 +86,14 @@ def build_transforms(ops: Any, where: str = "transform_ops", fast_decode: bool =
     if fast_decode or fast_decode_resize:
         built = fuse_decode_crop(built, crop=fast_decode, resize=fast_decode_resize)
     if any(is_label_op(op) for op in built):
-        return LabelCompose(built)
+        return LabelCompose(built, labels=labels)
     return v2.Compose(built) if built else v2.Identity()
 
 
 class LabelCompose(v2.Compose):
     """The ops of a list holding label ops (`label_ops`): returns ``(image, labels)``, ``labels``
-    the merged ``{key: label}`` dicts of its label ops; each op gets the image alone.
+    the merged ``{key: label}`` dicts of its label ops; each op gets the image alone. With
+    ``labels=False`` it returns the image alone (PaddleClas's ``format_data`` on a bare image).
 
     Example:
         >>> import torch
@@ -96,16 +101,22 @@ class LabelCompose(v2.Compose):
         >>> image, labels = LabelCompose([RandomRot90()])(torch.zeros(3, 2, 2))
         >>> sorted(labels)
         ['random_rot90_orientation']
+        >>> LabelCompose([RandomRot90()], labels=False)(torch.zeros(3, 2, 2)).shape
+        torch.Size([3, 2, 2])
     """
 
-    def forward(self, *inputs: Any) -> tuple[Any, dict[str, Any]]:
+    def __init__(self, transforms: list[Callable], labels: bool = True):
+        super().__init__(transforms)
+        self.labels = labels
+
+    def forward(self, *inputs: Any) -> Any:
         image, labels = inputs[0] if len(inputs) == 1 else inputs, {}
         for op in self.transforms:
             image = op(image)
             if is_label_op(op):
                 image, made = image
                 labels.update(made)
-        return image, labels
+        return (image, labels) if self.labels else image
 
 
 def label_keys(ops: Any, where: str = "transform_ops") -> list[str]:
@@ -135,7 +146,9 @@ def build_ops(ops: Any, where: str = "transform_ops") -> list[Callable]:
 
 
 def split_late_normalize(ops: Any, where: str = "transform_ops") -> tuple[Any, Callable | None]:
-    """Split a trailing ``NormalizeImage`` (``ToCHWImage`` after it aside) off an op list.
+    """Split a trailing ``NormalizeImage`` off an op list; ``ToCHWImage`` after it is dropped, and
+    ops after it that commute with it (their class sets ``COMMUTES_WITH_NORMALIZE = True``:
+    ``RandomRot90``, which only moves pixels) stay, now running before it.
 
     The per-image ops then end on uint8 images, a quarter of the bytes a loader worker sends as
     float32, and the returned ``NormalizeImage`` runs once per batch where the batch lands (on
@@ -145,20 +158,26 @@ def split_late_normalize(ops: Any, where: str = "transform_ops") -> tuple[Any, C
 
     Example:
         >>> head, normalize = split_late_normalize([{"DecodeImage": None}, {"NormalizeImage": None},
-        ...                                        {"ToCHWImage": None}])
+        ...                                        {"ToCHWImage": None}, {"RandomRot90": None}])
         >>> head, type(normalize).__name__
-        ([{'DecodeImage': None}], 'NormalizeImage')
+        ([{'DecodeImage': None}, {'RandomRot90': None}], 'NormalizeImage')
     """
     parsed = list(_image_ops(ops, where))
     tail = len(parsed)
-    while tail and parsed[tail - 1][1] == "ToCHWImage":
+    while tail and _moves_pixels_only(parsed[tail - 1][1]):
         tail -= 1
     if not tail or parsed[tail - 1][1] != "NormalizeImage":
         return ops, None
     if any(getattr(TRANSFORMS[name], "FLOAT_OUTPUT", False) for _, name, _ in parsed[:tail - 1] if name in TRANSFORMS):
         return ops, None  # an op before it makes float images (PCALighting, ...): normalise per image
     here, name, params = parsed[tail - 1]
-    return list(ops[: tail - 1]), _make_op(here, name, params)
+    after = [op for op, (_, name_after, _) in zip(ops[tail:], parsed[tail:]) if name_after != "ToCHWImage"]
+    return [*ops[: tail - 1], *after], _make_op(here, name, params)
+
+
+def _moves_pixels_only(name: str) -> bool:
+    """Whether op ``name`` may run before a per-channel ``NormalizeImage`` to the same result."""
+    return name == "ToCHWImage" or getattr(TRANSFORMS.get(name), "COMMUTES_WITH_NORMALIZE", False)
 
 
 def describe_preprocess(ops: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import torch
 from ..config import save_config
 from ..config.paths import check_config_paths
 from ..config.schema import Config
+from ..data.custom_label import CustomLabelDataset
 from ..data.loader import build_dataloader
 from ..data.samplers import label_counts
 from ..losses import build_loss
@@ -86,7 +87,9 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
                                        class_num=cfg.class_num)
     if len(train_loader) == 0:
         raise ValueError("DataLoader.Train yields no batch (empty list, or drop_last with too few images)")
-    counts = label_counts(train_loader.base_dataset, cfg.class_num)
+    base = train_loader.base_dataset
+    # a CustomLabelDataset's labels come from its ops, image by image: none to count up front
+    counts = None if isinstance(base, CustomLabelDataset) else label_counts(base, cfg.class_num)
     checkpoint = _find_checkpoint(cfg, info, out)
     max_threads, probed_threads = torch.get_num_threads(), cfg.Global.num_threads is None
     cfg = _decide_fast_defaults(cfg, device, info, checkpoint)

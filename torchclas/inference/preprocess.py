@@ -44,7 +44,7 @@ def build_preprocess(ops: list[dict[str, Any]], fast_decode_resize: bool = False
         >>> preprocess_image(transform, open("cat.jpg", "rb").read()).shape  # doctest: +SKIP
         torch.Size([3, 224, 224])
     """
-    return build_transforms(with_decode(ops), "preprocess", fast_decode_resize=fast_decode_resize)
+    return build_transforms(with_decode(ops), "preprocess", fast_decode_resize=fast_decode_resize, labels=False)
 
 
 def preprocess_image(transform: Callable[[Any], Any], image: Any) -> torch.Tensor:

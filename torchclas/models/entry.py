@@ -57,10 +57,11 @@ class ModelEntry:
     def paddle_options(self, model: nn.Module) -> dict[str, Any]:
         """Arguments of :func:`convert_paddle_state` for this row and a built ``model``."""
         options: dict[str, Any] = {"reorder": self.paddle_reorder}
-        if self.paddle_dropout:
+        dropout = getattr(model, "paddle_dropout", self.paddle_dropout)  # a head built without it says 0
+        if dropout:
             head = model.get_classifier()
             key = next(n for n, m in model.named_modules() if m is head)
-            options["classifier_scale"] = {f"{key}.weight": 1.0 - self.paddle_dropout}
+            options["classifier_scale"] = {f"{key}.weight": 1.0 - dropout}
         return options
 
 

@@ -36,21 +36,34 @@ def _arch_def(use_se: bool) -> list[list[str]]:
     ]
 
 
-def pplcnet_paddle(scale: float, use_se: bool = True, drop_rate: float = 0.2, **kwargs: Any) -> MobileNetV3:
+def pplcnet_paddle(scale: float, use_se: bool = True, drop_rate: float = 0.2, use_last_conv: bool = True,
+                   **kwargs: Any) -> MobileNetV3:
     """PaddleClas's ``PPLCNet_x{scale}`` as a timm ``MobileNetV3``.
 
     Args:
         scale: the width multiplier (0.25 ... 2.5).
         use_se: keep the SE of the last two blocks (PaddleClas's default); False removes them.
         drop_rate: dropout before the classifier (PaddleClas: 0.2).
+        use_last_conv: keep the 1x1 head conv (1280 channels) and its activation and dropout
+            (PaddleClas's default); False (the PULC configs) puts the classifier on the pooled
+            features of the last stage, with no dropout, as PaddleClas does.
         **kwargs: timm ``MobileNetV3`` arguments (``num_classes``, ``in_chans``,
             ``features_only`` ...).
+
+    Example:
+        >>> pplcnet_paddle(0.25, use_last_conv=False, num_classes=4).classifier
+        Linear(in_features=128, out_features=4, bias=True)
     """
     se_layer = partial(SqueezeExcite, gate_layer="hard_sigmoid", force_act_layer=nn.ReLU, rd_round_fn=int)
-    return _create_mnv3(
+    model = _create_mnv3(
         "lcnet_100", pretrained=False, block_args=decode_arch_def(_arch_def(use_se)), stem_size=16,
         round_chs_fn=partial(round_channels, multiplier=scale), num_features=1280, head_bias=False,
-        act_layer=nn.Hardswish, se_layer=se_layer, drop_rate=drop_rate, **kwargs)
+        act_layer=nn.Hardswish, se_layer=se_layer, drop_rate=drop_rate if use_last_conv else 0.0, **kwargs)
+    if not use_last_conv and hasattr(model, "conv_head"):
+        model.conv_head, model.norm_head, model.act2 = nn.Identity(), nn.Identity(), nn.Identity()
+        model.reset_classifier(model.num_classes)  # sized on the pooled features
+        model.paddle_dropout = 0.0  # no downscale_in_infer dropout to fold into the classifier
+    return model
 
 
 # PaddleClas's published ImageNet top-1 (%), PP-LCNet_en.md

@@ -34,14 +34,16 @@ def other_issue(path: Path, raw: dict[str, Any]) -> str | None:
 
 
 def data_overrides(raw: dict[str, Any], root: str | Path, lists: dict[str, str | Path], image: str | Path,
-                   batch_size: int | None = None) -> list[str]:
+                   batch_size: int | None = None, sample_list: str | Path | None = None) -> list[str]:
     """``-o`` overrides pointing each ``DataLoader`` split of ``raw`` at tiny data.
 
     ``root`` becomes every ``image_root``; ``lists[split]`` (or ``lists["Train"]``) every
     ``cls_label_path`` / ``sample_list_path``; ``image`` ``Infer.infer_imgs``; a
     ``class_id_map_file`` is pointed at ``root/label_list.txt``. With ``batch_size`` the samplers'
     batch sizes are cut to it. A PaddleClas 2.0 config's ``TRAIN``/``VALID`` get the same, in
-    their spelling (``data_dir``, ``file_list``, ``batch_size``).
+    their spelling (``data_dir``, ``file_list``, ``batch_size``). With ``sample_list`` (image paths
+    alone, one a line) every ``sample_list_path`` is that list: a ``CustomLabelDataset`` without
+    ``delimiter`` takes a whole line as the path, as PaddleClas does.
 
     Example:
         >>> data_overrides({"DataLoader": {"Eval": {"dataset": {"cls_label_path": "v.txt"}}}},
@@ -61,7 +63,8 @@ def data_overrides(raw: dict[str, Any], root: str | Path, lists: dict[str, str |
         out.append(f"{prefix}.image_root={root}")
         for key in ("cls_label_path", "sample_list_path"):
             if key in dataset:
-                out.append(f"{prefix}.{key}={lists.get(split, lists['Train'])}")
+                listed = sample_list if key == "sample_list_path" and sample_list else lists.get(split, lists["Train"])
+                out.append(f"{prefix}.{key}={listed}")
         sampler = section.get("sampler") or {}
         if batch_size and sampler:
             out.append(f"DataLoader.{split}.sampler.batch_size={batch_size}")

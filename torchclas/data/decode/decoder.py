@@ -36,13 +36,15 @@ class Decoder(NamedTuple):
 
 
 def build_decoder(ops: Any, loader: LoaderConfig, strict: bool = False,
-                  where: str = "dataset.transform_ops") -> Decoder:
+                  where: str = "dataset.transform_ops", labels: bool = True) -> Decoder:
     """The decoder of a per-image op list under a split's ``loader`` switches.
 
     ``decode_on_device`` gives the on-device decoder (``ops`` must suit it, see
     `on_device.DeviceDecode`; ``strict``: a JPEG no decoder reads stops the run); otherwise
     ``fast_decode`` / ``fast_decode_resize`` fuse ``DecodeImage`` with the op after it into the
-    DCT-scaled decoder where the list allows, and the rest is the full decoder.
+    DCT-scaled decoder where the list allows, and the rest is the full decoder. With label ops
+    in ``ops`` the transform gives ``(image, labels)``, or with ``labels=False`` the image alone
+    (`pipeline.LabelCompose`); the on-device decoder refuses label ops.
 
     Example:
         >>> ops = [{"DecodeImage": None}, {"RandCropImage": {"size": 224}}]
@@ -53,4 +55,4 @@ def build_decoder(ops: Any, loader: LoaderConfig, strict: bool = False,
         device_decode = DeviceDecode(build_ops(ops, where), strict=strict)
         return Decoder(device_decode, device_decode.finish)
     return Decoder(build_transforms(ops, where, fast_decode=loader.fast_decode,
-                                    fast_decode_resize=loader.fast_decode_resize))
+                                    fast_decode_resize=loader.fast_decode_resize, labels=labels))
