@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,10 +92,12 @@ def try_train(path: Path, overrides: list[str], out_dir: Path, timeout: float) -
     except subprocess.TimeoutExpired:
         return f"timeout after {timeout:.0f} s", time.perf_counter() - start
     seconds = time.perf_counter() - start
+    written = any(out_dir.rglob("latest.safetensors"))
+    shutil.rmtree(out_dir, ignore_errors=True)  # checkpoints of the big models run to gigabytes
     if done.returncode != 0:
         lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
         return (lines[-1][:200] if lines else f"exit {done.returncode}"), seconds
-    if not any(out_dir.rglob("best_model*")) and not any(out_dir.rglob("latest*")):
+    if not written:
         return "no checkpoint written", seconds
     return None, seconds
 
