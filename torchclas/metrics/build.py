@@ -21,12 +21,12 @@ _DEFAULT = [{"TopkAcc": {"topk": [1, 5]}}]
 
 
 def build_metric(entries: list[dict] | None, where: str) -> TopkAcc:
-    """The metric of a ``Metric.Train``/``Metric.Eval`` list; top-1/top-5 when it is empty.
-
-    As today, the first entry is the one measured (every entry's name and parameters are checked).
+    """The metric training measures: the first entry of a ``Metric.Train`` list (every entry's
+    name and parameters are checked); top-1/top-5 when it is empty. Its running sums are what a
+    mid-epoch checkpoint keeps. Evaluation measures every entry (`build_metrics`).
 
     Example:
-        >>> build_metric([{"TopkAcc": {"topk": [1, 2]}}], "Metric.Eval").ks
+        >>> build_metric([{"TopkAcc": {"topk": [1, 2]}}], "Metric.Train").ks
         (1, 2)
     """
     (name, params), *_ = parse_entries(entries or _DEFAULT, METRICS, where)
