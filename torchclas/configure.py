@@ -17,7 +17,7 @@ from .config import (Config, ConfigError, closest, ignored_keys, parse_config, r
 from .config.entries import parse_entries
 from .data.pipeline import check_batch_ops, check_ops, label_keys
 from .data.registry import NOT_YET_IMPLEMENTED_OPS
-from .metrics import METRICS, topk_beyond_classes
+from .metrics import METRICS, check_train_metrics, topk_beyond_classes
 from .losses import LOSSES, NOT_YET_IMPLEMENTED_LOSSES
 from .models import MODEL_TABLE, check_lr_mult_list
 
@@ -110,6 +110,8 @@ def check_names(cfg: Config, source: str = "config") -> None:
         for split in ("Train", "Eval"):
             parse_entries(getattr(cfg.Loss, split), LOSSES, f"Loss.{split}", NOT_YET_IMPLEMENTED_LOSSES)
             parse_entries(getattr(cfg.Metric, split), METRICS, f"Metric.{split}")
+            if split == "Train":
+                check_train_metrics(cfg.Metric.Train)
             section = getattr(cfg.DataLoader, split)
             if section is not None:
                 check_ops(section.dataset.transform_ops, f"DataLoader.{split}.dataset.transform_ops")

@@ -74,8 +74,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         if "LOCAL_RANK" not in os.environ:  # under torchrun the launcher says it, with --nproc
             _print_resume(args, result["stopped"], result["checkpoint"])
         return
-    best = result["best_top1"]
-    print(f"done: {result['output_dir']}" + (f"  best eval top1 {100 * best:.2f}% (epoch "
+    best, key = result["best_top1"], result.get("best_metric", "top1")
+    print(f"done: {result['output_dir']}" + (f"  best eval {key} {100 * best:.2f}% (epoch "
                                                f"{result['best_epoch']})" if best >= 0 else ""))
 
 

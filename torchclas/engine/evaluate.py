@@ -17,7 +17,7 @@ from ..config.paths import check_config_paths
 from ..config.schema import Config
 from ..data.loader import DeviceLoader, build_dataloader
 from ..losses import build_loss
-from ..metrics import ConfusionMatrix, TopkAcc, build_metric
+from ..metrics import ConfusionMatrix, TopkAcc, build_metrics
 from ..models import create_model
 from .batches import detached_float, loader_batches
 from .eval_report import report_class_names, write_eval_report
@@ -33,8 +33,8 @@ log = logging.getLogger("torchclas")
 def run_eval(model: nn.Module, loader: DeviceLoader, loss_fn: nn.Module, device: torch.device,
              metric: Any = None, channels_last: bool = False,
              amp_dtype: torch.dtype | None = None, confusion: ConfusionMatrix | None = None) -> dict[str, Any]:
-    """Mean loss and metric values (top-k accuracy) of ``model`` over ``loader``; also counts
-    skipped images.
+    """Mean loss and metric values (top-k accuracy, ``TprAtFpr``'s ``tpr``...) of ``model`` over
+    ``loader``; also counts skipped images.
 
     ``loss_fn`` is the criterion, ``loss_fn(outputs, batch)["loss"]``; ``metric`` takes
     ``update(outputs, batch)`` (default: top-1/top-5). ``amp_dtype`` runs the forward pass under
@@ -69,7 +69,8 @@ def run_eval(model: nn.Module, loader: DeviceLoader, loss_fn: nn.Module, device:
 
 
 def evaluate(cfg: Config, report_dir: str | Path | None = None) -> dict[str, Any]:
-    """Evaluate ``Global.pretrained_model`` on ``DataLoader.Eval``; returns loss/top-k/num_images
+    """Evaluate ``Global.pretrained_model`` on ``DataLoader.Eval``; returns loss, the values of every
+    ``Metric.Eval`` metric (top-k, ``TprAtFpr``'s ``tpr``/``threshold``/``fpr``), num_images
     and ``per_class`` (a row per class, `metrics.per_class_accuracy`; absent when the model's
     outputs are not plain logits).
 
@@ -92,7 +93,7 @@ def evaluate(cfg: Config, report_dir: str | Path | None = None) -> dict[str, Any
     loader = build_dataloader(cfg.DataLoader.Eval, seed=cfg.Global.seed or 0,
                               strict=cfg.Global.strict_data, pin_memory=device.type == "cuda",
                               class_num=cfg.class_num)
-    metric = build_metric(cfg.Metric.Eval, "Metric.Eval")
+    metric = build_metrics(cfg.Metric.Eval, "Metric.Eval")
     confusion = ConfusionMatrix(cfg.class_num)
     result = run_eval(model, loader, build_loss(cfg.Loss.Eval, "Loss.Eval"), device, metric, confusion=confusion)
     out = Path(report_dir) if report_dir is not None else Path(cfg.Global.output_dir) / cfg.Arch.name

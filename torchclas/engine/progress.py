@@ -32,7 +32,8 @@ def epoch_progress(enabled: bool = True) -> Progress:
 
 def summary_line(epoch: int, epochs: int, train: dict, evaluation: dict | None, seconds: float) -> str:
     """``epoch 3/10  train loss 0.41 top1 85.2%  lr 0.1  512 img/s  data wait 3%  eval loss 0.38
-    top1 86.9% top5 99.6%  52s``, plus skipped images, skipped NaN steps and AMP overflows when
+    top1 86.9% top5 99.6%  52s`` (with ``TprAtFpr``: ``tpr 93.10% (fpr 0.80% at threshold
+    0.4213)`` after the top-k values), plus skipped images, skipped NaN steps and AMP overflows when
     there were any, and the steps ``clip_norm`` clipped. The data wait says when loading, not
     compute, limits the speed."""
     text = (f"epoch {epoch}/{epochs}  train loss {train['loss']:.4f} top1 {100 * train['top1']:.2f}%"
@@ -43,6 +44,10 @@ def summary_line(epoch: int, epochs: int, train: dict, evaluation: dict | None, 
         tops = " ".join(f"{key} {100 * value:.2f}%" for key, value in evaluation.items()
                         if key.startswith("top"))
         text += f"  eval loss {evaluation['loss']:.4f} {tops}"
+        if "tpr" in evaluation:  # TprAtFpr
+            text += f" tpr {100 * evaluation['tpr']:.2f}%"
+            if evaluation.get("threshold") is not None:
+                text += f" (fpr {100 * evaluation['fpr']:.2f}% at threshold {evaluation['threshold']:.4f})"
     for key, what in (("bad_images", "bad images"), ("nonfinite_steps", "NaN/Inf steps"),
                       ("amp_overflows", "AMP overflow steps")):
         if train.get(key):

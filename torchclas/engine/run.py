@@ -18,7 +18,7 @@ from ..data.custom_label import CustomLabelDataset
 from ..data.loader import build_dataloader
 from ..data.samplers import label_counts
 from ..losses import build_loss
-from ..metrics import ConfusionMatrix, build_metric
+from ..metrics import ConfusionMatrix, build_metric, build_metrics
 from ..optim import plot_lr_curve
 from .build import build_train_state, lr_scale_factor, scaled_lr_config
 from .distributed import DistInfo, all_reduce_sums, barrier, init_distributed, shutdown_distributed
@@ -110,7 +110,7 @@ def _run(cfg: Config, seed: int, device: torch.device, info: DistInfo, out: Path
     log.info("training %s (%d classes) on %s: %d train images, %d steps/epoch, epochs %d..%d, output %s",
              cfg.Arch.name, cfg.class_num, device, len(train_loader.base_dataset), len(train_loader),
              state.start_epoch, cfg.Global.epochs, out)
-    eval_metric = build_metric(cfg.Metric.Eval, "Metric.Eval")
+    eval_metric = build_metrics(cfg.Metric.Eval, "Metric.Eval")
     hooks = build_hooks(cfg, out, info.is_main, fresh=checkpoint is None, thread_watch=watch)
     if progressive is not None:
         hooks.hooks.insert(0, progressive)

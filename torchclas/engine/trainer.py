@@ -89,7 +89,8 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train from ``state.start_epoch`` to the last epoch; returns the last epoch's train and
-        eval metrics with ``best_top1``/``best_epoch`` (the best ``settings.best_metric``), or
+        eval metrics with ``best_top1``/``best_epoch`` (the best ``settings.best_metric``, named in
+        ``best_metric``), or
         ``{"stopped": signal, ...}`` after a stop signal."""
         result = None
         try:
@@ -115,7 +116,8 @@ class Trainer:
             state.scheduler.epoch_end(self._plateau_value(stats, evaluation))
             self.hooks.call("on_eval_end", self, epoch, evaluation)
             result = {"epoch": epoch, "train": stats, "eval": evaluation}
-        result.update(best_top1=state.best_value, best_epoch=state.best_epoch, output_dir=str(self.out))
+        result.update(best_top1=state.best_value, best_epoch=state.best_epoch, best_metric=self.settings.best_metric,
+                      output_dir=str(self.out))
         return result
 
     def _stopped(self) -> dict[str, Any]:
