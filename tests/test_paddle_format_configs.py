@@ -52,3 +52,15 @@ def test_config_trains_one_tiny_epoch(path, tiny_data, tmp_path):
     assert all(math.isfinite(r["loss"]) for r in records if "loss" in r)
     if yaml.safe_load(path.read_text()).get("Global", {}).get("use_visualdl"):
         assert list(run.glob("events.out.tfevents.*")), "use_visualdl: no TensorBoard event file"
+
+
+def test_device_gpu_runs_on_the_cpu_without_a_gpu(caplog, monkeypatch):
+    """Every PaddleClas config says ``device: gpu``; without a GPU it runs on the CPU, warned."""
+    from torchclas.engine.runtime import select_device
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with caplog.at_level("WARNING"):
+        assert select_device("gpu").type == "cpu"
+    assert "no CUDA GPU is available: running on the CPU" in caplog.text
+    with pytest.raises(RuntimeError, match="'cuda' but no CUDA GPU"):
+        select_device("cuda")

@@ -20,13 +20,23 @@ log = logging.getLogger("torchclas")
 
 
 def select_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; ``gpu``/``cuda`` without a GPU is an error."""
+    """``auto`` picks CUDA when present. ``gpu`` (what every PaddleClas config says) without a GPU
+    runs on the CPU with a warning, so a PaddleClas config runs unchanged on a laptop; ``cuda``
+    without a GPU is an error.
+
+    Example:
+        >>> select_device("cpu")
+        device(type='cpu')
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name in ("gpu", "cuda"):
-        if not torch.cuda.is_available():
-            raise RuntimeError("Global.device is 'gpu' but no CUDA GPU is available; use 'cpu' or 'auto'")
-        return torch.device("cuda")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if name == "cuda":
+            raise RuntimeError("Global.device is 'cuda' but no CUDA GPU is available; use 'cpu' or 'auto'")
+        log.warning("Global.device is 'gpu' but no CUDA GPU is available: running on the CPU "
+                    "(set Global.device: cpu or auto to silence this)")
     return torch.device("cpu")
 
 
