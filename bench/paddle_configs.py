@@ -1,6 +1,6 @@
 """PaddleClas's own configs through torchclas: which load, which train a step, and why the rest do not.
 
-    python bench/paddle_configs.py --paddleclas PATH/TO/PaddleClas [--train] [--jobs 2] [--only GLOB]
+    python bench/paddle_configs.py --paddleclas PATH/TO/PaddleClas [--train] [--jobs 2] [--only GLOB] [--from FILE]
 
 PATH is a PaddleClas checkout (its ``ppcls/configs/`` tree; ``fetch`` PaddlePaddle/PaddleClas).
 Each config of ``ImageNet/``, ``quick_start/`` and ``PULC/`` is loaded with only its data paths
@@ -9,11 +9,12 @@ pointed at a tiny generated image list). With ``--train`` each config that loads
 ``torchclas train`` for one epoch on that list (train + eval + checkpoint) in a subprocess, with
 the batch size cut to 2 so that the big models fit a CPU step, and ``Arch.pretrained`` off (the
 official weights are gigabytes over all configs; ``--pretrained`` keeps it and downloads them into
-``$TORCHCLAS_HOME``); nothing else changes.
+``$TORCHCLAS_HOME``); besides, only ``Global.epochs=1``, the run folder and the log interval are
+set. ``Global.device: gpu`` (every PaddleClas config's value) runs on the CPU where there is no GPU.
 
 Files that belong to other issues are counted apart, not tried: strategy-search files
 (``search.yaml``), distillation (``Arch.name: DistillationModel``) and multi-label/attribute
-datasets (``MultiLabelDataset``). The table lists each refusal reason with its count; ``--out``
+datasets (``MultiLabelDataset``), retrieval (``RecModel``, ``Query``/``Gallery``). The table lists each refusal reason with its count; ``--out``
 writes one JSON line per config.
 """
 
@@ -82,7 +83,7 @@ def try_load(path: Path, overrides: list[str]) -> list[str] | None:
 def try_train(path: Path, overrides: list[str], out_dir: Path, timeout: float) -> tuple[str | None, float]:
     """Train one epoch through the CLI; None or the last error line, and the seconds it took."""
     cmd = [sys.executable, "-m", "torchclas", "train", "-c", str(path), "-o", f"Global.output_dir={out_dir}",
-           "-o", "Global.epochs=1", "-o", "Global.device=cpu", "-o", "Global.print_batch_step=1"]
+           "-o", "Global.epochs=1", "-o", "Global.print_batch_step=1"]
     for override in overrides:
         cmd += ["-o", override]
     start = time.perf_counter()
