@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Section", "not_yet", "ignored"]
+__all__ = ["Section", "OpList", "not_yet", "ignored"]
+
+OpList = Optional[list[dict[str, Any]]]
+"""A YAML op list: ``[{OpName: {params}}, ...]``."""
 
 _NOT_YET = {"torchclas_not_yet": True}
 
