@@ -122,11 +122,14 @@ def pretrained_args(cfg: Config) -> dict:
 
 def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> nn.Module:
     net = create_model(cfg.Arch.name, cfg.class_num, **pretrained_args(cfg), **cfg.Arch.builder_kwargs).to(device)
-    if cfg.Global.sync_bn and info.enabled:
-        if device.type != "cuda":
+    if (cfg.Global.sync_bn or cfg.Arch.use_sync_bn) and info.enabled:
+        if device.type == "cuda":
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        elif cfg.Global.sync_bn:
             raise ValueError("Global.sync_bn: torch's SyncBatchNorm runs on CUDA only; "
                              "set Global.sync_bn=False for CPU training")
-        net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        else:
+            log.warning("Arch.use_sync_bn ignored: SyncBatchNorm runs on CUDA only (device %s)", device.type)
     channels_last = use_channels_last(cfg, net)
     if cfg.Global.channels_last == "auto":
         log.info("channels_last %s (Global.channels_last: auto; %s)", "on" if channels_last else "off",
