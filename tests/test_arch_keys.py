@@ -242,3 +242,25 @@ def test_paddleclas_pulc_pplcnet_configs_build(config):
         model = create_model(name, 2, **kwargs)
     if "stride_list" in kwargs:
         assert [s[0].conv_dw.stride for s in model.blocks[1:]] == [(2, 1)] * 4
+
+
+# ---------------------------------------------------------------- channels_last and oneDNN (RepVGG)
+
+def test_auto_channels_last_stays_off_on_cpu_for_strided_pointwise_convs_on_few_channels(caplog):
+    """oneDNN's NHWC backward-weights of a strided 1x1 conv with fewer input channels than its
+    block corrupts the heap (RepVGG_A0's stem 1x1 branch on RGB crashed training on CPU)."""
+    from torchclas.engine.build import use_channels_last
+    from torchclas.models.layout import onednn_nhwc_hazards
+
+    cfg = config_from_dict({"Arch": {"name": "RepVGG_A0", "class_num": 3}})
+    with torch.device("meta"):
+        repvgg, resnet = create_model("RepVGG_A0", 3), create_model("ResNet18", 3)
+    assert onednn_nhwc_hazards(repvgg) == ["stem.conv_1x1.conv"] and onednn_nhwc_hazards(resnet) == []
+    assert not use_channels_last(cfg, repvgg, torch.device("cpu"))
+    assert use_channels_last(cfg, repvgg, torch.device("cuda")) and use_channels_last(cfg, resnet, torch.device("cpu"))
+    with caplog.at_level(logging.INFO):
+        net = _build_net(cfg, torch.device("cpu"), DistInfo())
+    assert "channels_last off" in caplog.text and "stem.conv_1x1.conv" in caplog.text
+    assert net.stem.conv_1x1.conv.weight.is_contiguous()
+    forced = config_from_dict({"Global": {"channels_last": True}, "Arch": {"name": "RepVGG_A0", "class_num": 3}})
+    assert use_channels_last(forced, repvgg, torch.device("cpu"))  # an explicit setting is kept
