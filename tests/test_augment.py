@@ -262,3 +262,19 @@ def test_check_ops_names_closest_parameter_and_rejects_batch_ops():
         check_ops([{"DecodeImage": None}, {"MixupOperator": {"alpha": 0.2}}], "ops")
     with pytest.raises(ValueError, match=r"ops\[0\]: GridMask: ratio must be a number in \[0, 1\]"):
         check_ops([{"GridMask": {"ratio": 2}}], "ops")
+
+
+def test_timm_posterize_keeping_zero_bits_is_black():
+    """``PosterizeIncreasing`` at magnitude 10 keeps 0 bits (PPHGNet's rand-m15 reaches it often):
+    a black image, as old Pillow gave, where recent Pillow raises."""
+    op = TimmAutoAugment(config_str="rand-m15-mstd0.5-inc1", img_size=8)
+    post = next(o for o in op.color.ops if o.name == "PosterizeIncreasing")
+    post.prob, post.magnitude_std = 1.0, 0.0
+    image = Image.new("RGB", (8, 8), (200, 100, 50))
+    assert post(image).getcolors() == [(64, (0, 0, 0))]
+    post.magnitude = 5  # 4 - int(0.5 * 4) = 2 bits kept
+    assert post(image).getpixel((0, 0)) == (192, 64, 0)
+    image = tv_tensors.Image(torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8))
+    for seed in range(20):  # the whole op at magnitude 15 +- noise runs
+        torch.manual_seed(seed)
+        assert op(image).shape == (3, 16, 16)

@@ -87,3 +87,13 @@ def test_micronet_logits_match_paddleclas(name, tmp_path):
     theirs = np.load(tmp_path / "logits.npy")
     assert np.abs(theirs[0] - theirs[1]).max() > 0.1  # the logits depend on the input
     assert np.abs(ours - theirs).max() <= TOLERANCE
+
+
+def test_tinynet_override_params_match_paddleclas(tmp_path):
+    """The TinyNet configs' override_params (round depths, BN eps 1e-5): Paddle keeps the epsilon
+    as a float32, so ours gets the same float32 value (see the EfficientNetV2 test)."""
+    override = {"batch_norm_momentum": 0.9, "depth_trunc": "round", "drop_connect_rate": 0.1}
+    diff = max_logit_diff("TinyNet_A", tmp_path, size=64, dtype="float64",
+                          paddle_kwargs={"override_params": {**override, "batch_norm_epsilon": 1e-5}},
+                          override_params={**override, "batch_norm_epsilon": float(np.float32(1e-5))})
+    assert diff <= TOLERANCE * max(1.0, np.abs(np.load(tmp_path / "ref" / "logits.npy")).max())

@@ -47,3 +47,9 @@ def test_pplcnet_v2_folded_matches_paddleclas(tmp_path):
     with torch.no_grad():
         ours = model(torch.from_numpy(np.load(ref / "input.npy"))).numpy()
     assert np.abs(ours - np.load(ref / "logits.npy")).max() <= 1e-4
+
+
+def test_pplcnet_stride_list_matches_paddleclas(tmp_path):
+    """PULC's text-line strides ([2, 1]: height only) and no last conv, on both sides."""
+    keys = {"stride_list": [2, [2, 1], [2, 1], [2, 1], [2, 1]], "use_last_conv": False}
+    assert max_logit_diff("PPLCNet_x0_25", tmp_path, paddle_kwargs=keys, **keys) <= _tolerance(tmp_path)

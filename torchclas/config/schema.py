@@ -123,6 +123,10 @@ class ArchConfig(BaseModel):
     use_ssld: bool = False
     input_image_channel: int = Field(3, ge=1)
     data_format: Literal["NCHW", "NHWC"] = "NCHW"
+    use_sync_bn: bool = False
+    """PaddleClas's SyncBatchNorm switch: BatchNorm over all processes under multi-GPU DDP, as
+    ``Global.sync_bn``; a single process keeps plain BN, and off CUDA it is ignored with a warning
+    (as PaddleClas ignores it off GPU). The engine applies it, so it is not a builder argument."""
     lr_mult_list: Optional[list[float]] = None
     """One LR multiplier per stage (PPLCNet: 6, ResNet/ResNet_vd and PPHGNetV2: 5); the optimizer's
     param groups apply it (``models.lr_mult``), so it is not a builder argument."""
@@ -142,8 +146,8 @@ class ArchConfig(BaseModel):
 
     @property
     def builder_kwargs(self) -> dict[str, Any]:
-        """Keys beyond name/class_num/pretrained/use_ssld/lr_mult_list, passed to the model builder
-        (``input_image_channel`` other than 3 as ``in_chans``)."""
+        """Keys beyond name/class_num/pretrained/use_ssld/lr_mult_list/use_sync_bn, passed to the
+        model builder (``input_image_channel`` other than 3 as ``in_chans``)."""
         extra = dict(self.model_extra or {})
         if self.input_image_channel != 3:
             extra["in_chans"] = self.input_image_channel

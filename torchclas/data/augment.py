@@ -183,10 +183,37 @@ def _timm_policy(config_str: str, hparams: dict[str, Any]) -> Any:
                                         rand_augment_transform)
 
     if config_str.startswith("rand"):
-        return rand_augment_transform(config_str, hparams)
-    if config_str.startswith("augmix"):
-        return augment_and_mix_transform(config_str, dict(hparams, translate_pct=0.3))
-    return auto_augment_transform(config_str, hparams)
+        policy = rand_augment_transform(config_str, hparams)
+    elif config_str.startswith("augmix"):
+        policy = augment_and_mix_transform(config_str, dict(hparams, translate_pct=0.3))
+    else:
+        policy = auto_augment_transform(config_str, hparams)
+    return _with_zero_bit_posterize(policy)
+
+
+def _posterize(img: Any, bits_to_keep: int, **_: Any) -> Any:
+    """timm's posterize, where keeping 0 bits gives a black image: PaddleClas's copy of timm's
+    ``PosterizeIncreasing`` reaches 0 bits at magnitude 10 (e.g. ``rand-m15-mstd0.5``, clipped to
+    10), which old Pillow turned black and recent Pillow (13 here) refuses with a ValueError."""
+    from PIL import ImageOps
+
+    if bits_to_keep >= 8:
+        return img
+    if bits_to_keep <= 0:
+        return img.point([0] * 256 * len(img.getbands()))
+    return ImageOps.posterize(img, bits_to_keep)
+
+
+def _with_zero_bit_posterize(policy: Any) -> Any:
+    """Swap :func:`_posterize` into each timm posterize op of ``policy`` (RandAugment and AugMix
+    hold ``ops``, AutoAugment ``policy``, a list of sub-policies)."""
+    from timm.data import auto_augment
+
+    ops = list(getattr(policy, "ops", None) or [op for sub in getattr(policy, "policy", []) for op in sub])
+    for op in ops:
+        if op.aug_fn is auto_augment.posterize:
+            op.aug_fn = _posterize
+    return policy
 
 
 class TimmAutoAugment(_ColorOrGray):

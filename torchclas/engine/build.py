@@ -11,7 +11,7 @@ from torch import nn
 
 from ..config.schema import Config
 from ..models import create_model, param_lr_mults
-from ..models.layout import MIN_CONVS, is_conv_net
+from ..models.layout import MIN_CONVS, is_conv_net, onednn_nhwc_hazards
 from ..optim import build_lr_scheduler, build_optimizer
 from .distributed import DistInfo, wrap_ddp
 from .ema import EmaWeights
@@ -122,24 +122,33 @@ def pretrained_args(cfg: Config) -> dict:
 
 def _build_net(cfg: Config, device: torch.device, info: DistInfo) -> nn.Module:
     net = create_model(cfg.Arch.name, cfg.class_num, **pretrained_args(cfg), **cfg.Arch.builder_kwargs).to(device)
-    if cfg.Global.sync_bn and info.enabled:
-        if device.type != "cuda":
+    if (cfg.Global.sync_bn or cfg.Arch.use_sync_bn) and info.enabled:
+        if device.type == "cuda":
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        elif cfg.Global.sync_bn:
             raise ValueError("Global.sync_bn: torch's SyncBatchNorm runs on CUDA only; "
                              "set Global.sync_bn=False for CPU training")
-        net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-    channels_last = use_channels_last(cfg, net)
+        else:
+            log.warning("Arch.use_sync_bn ignored: SyncBatchNorm runs on CUDA only (device %s)", device.type)
+    channels_last = use_channels_last(cfg, net, device)
     if cfg.Global.channels_last == "auto":
+        hazards = onednn_nhwc_hazards(net) if device.type == "cpu" else []
         log.info("channels_last %s (Global.channels_last: auto; %s)", "on" if channels_last else "off",
-                 "a convolutional net" if channels_last else f"fewer than {MIN_CONVS} Conv2d layers")
+                 "a convolutional net" if channels_last else
+                 f"oneDNN's NHWC backward of strided 1x1 convs on few channels corrupts memory: {hazards[0]}"
+                 if hazards else f"fewer than {MIN_CONVS} Conv2d layers")
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     return net
 
 
-def use_channels_last(cfg: Config, net: nn.Module) -> bool:
+def use_channels_last(cfg: Config, net: nn.Module, device: torch.device | None = None) -> bool:
     """``Global.channels_last``, with ``auto`` decided by ``Arch.data_format: NHWC`` (on) or else
-    by the model: on for a convolutional net."""
+    by the model: on for a convolutional net; off on CPU for a net with a strided 1x1 conv that
+    oneDNN's NHWC backward corrupts memory on (``models.layout.onednn_nhwc_hazards``)."""
     setting = cfg.Global.channels_last
-    if setting == "auto":
-        return cfg.Arch.data_format == "NHWC" or is_conv_net(net)
-    return bool(setting)
+    if setting != "auto":
+        return bool(setting)
+    if device is not None and device.type == "cpu" and onednn_nhwc_hazards(net):
+        return False
+    return cfg.Arch.data_format == "NHWC" or is_conv_net(net)

@@ -68,7 +68,7 @@ def build_settings(cfg: Config, net: nn.Module, device: torch.device, seed: int,
     return TrainSettings(
         epochs=g.epochs, seed=seed, accum_steps=g.accum_steps,
         min_batch=2 if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()) else 1,
-        channels_last=use_channels_last(cfg, net), amp_dtype=dtype,
+        channels_last=use_channels_last(cfg, net, device), amp_dtype=dtype,
         eval_amp_dtype=dtype if cfg.AMP is not None and cfg.AMP.use_fp16_test else None,
         eval_interval=g.eval_interval, start_eval_epoch=g.start_eval_epoch, nan_patience=g.nan_patience,
         nan_max_rollbacks=g.nan_max_rollbacks, nan_lr_factor=g.nan_lr_factor, best_metric=best_metric,

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..config.errors import closest
 from .entry import ModelEntry
+from .fused_attn import set_fused_attn
 from .io.pretrained import pretrained_path
 from .io.weights import WeightsFileError, load_pretrained, read_state_dict, resolve_weights_path
 from .layers.heads import FeatureExtractor, add_extra_fc
@@ -36,7 +37,7 @@ def list_models(pattern: str = "*") -> list[str]:
 def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path = False,
                  use_ssld: bool = False, extra_fc: int | None = None, extra_fc_act: str = "relu",
                  return_stages: Sequence[int] | None = None, acb: bool = False,
-                 **kwargs: Any) -> nn.Module:
+                 use_fused_attn: bool | None = None, use_fused_linear: bool = False, **kwargs: Any) -> nn.Module:
     """Build a model by its PaddleClas name, like timm's ``create_model``.
 
     Args:
@@ -51,12 +52,18 @@ def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path
         return_stages: return a :class:`FeatureExtractor` giving these stages' feature maps
             (0 = the first stride-4 stage) instead of a classifier.
         acb: train with asymmetric convolution blocks (ACNet); ``reparameterize()`` folds them.
+        use_fused_attn: PaddleClas's fused-attention switch: sets timm's ``fused_attn`` (PyTorch's
+            ``scaled_dot_product_attention``) on every attention layer; None keeps timm's default.
+            Same numbers either way (to float rounding).
+        use_fused_linear: PaddleClas's ``FusedLinear`` switch (matmul and bias add in one
+            kernel); accepted without effect: PyTorch's ``Linear`` is one ``addmm`` already.
         **kwargs: passed to the builder (e.g. ``in_chans``, ``drop_rate``, ``use_se``).
 
     Example:
         >>> model = create_model("ResNet18", class_num=10)
         >>> backbone = create_model("ResNet50_vd", return_stages=[1, 2, 3])
     """
+    del use_fused_linear  # no effect, see above
     if name not in MODEL_TABLE:
         raise ValueError(f"unknown model '{name}'{closest(name, MODEL_TABLE)}; "
                          f"see `torchclas models` for the {len(MODEL_TABLE)} names")
@@ -64,6 +71,8 @@ def create_model(name: str, class_num: int = 1000, pretrained: bool | str | Path
         model = MODEL_TABLE[name].build(num_classes=class_num, **kwargs)
     except TypeError as exc:
         raise ValueError(f"model '{name}': bad Arch argument: {exc}") from None
+    if use_fused_attn is not None:
+        set_fused_attn(model, use_fused_attn)
     if acb:
         from .layers.acnet import apply_acb
         model = apply_acb(model)

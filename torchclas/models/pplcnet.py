@@ -12,7 +12,7 @@ dropout (the row's ``paddle_dropout``).
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Sequence
 
 from timm.models._efficientnet_blocks import SqueezeExcite
 from timm.models._efficientnet_builder import decode_arch_def, round_channels
@@ -21,7 +21,7 @@ from torch import nn
 
 from .entry import ModelEntry, scale_tag
 
-__all__ = ["pplcnet_paddle", "ROWS"]
+__all__ = ["pplcnet_paddle", "set_strides", "ROWS"]
 
 
 def _arch_def(use_se: bool) -> list[list[str]]:
@@ -36,8 +36,37 @@ def _arch_def(use_se: bool) -> list[list[str]]:
     ]
 
 
+def _stride(value: Any, where: str) -> tuple[int, int]:
+    """A stride of ``stride_list``: an int or PaddleClas's ``[h, w]`` pair."""
+    pair = [value, value] if isinstance(value, int) else value
+    if isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(v, int) and v >= 1 for v in pair):
+        return int(pair[0]), int(pair[1])
+    raise ValueError(f"stride_list{where}: a stride is a positive int or an [h, w] pair of them, got {value!r}")
+
+
+def set_strides(model: MobileNetV3, stride_list: Sequence[Any]) -> MobileNetV3:
+    """PaddleClas's ``stride_list``: the stride of the stem conv, then of the first block of
+    ``blocks3`` ... ``blocks6`` (default ``[2, 2, 2, 2, 2]``); ``[2, 1]`` halves the height only
+    (the PULC text-line configs). Padding stays ``(k - 1) // 2``, as in PaddleClas, so weights
+    are unchanged.
+
+    Example:
+        >>> import torch
+        >>> net = set_strides(pplcnet_paddle(0.25), [2, [2, 1], [2, 1], [2, 1], [2, 1]])
+        >>> net.forward_features(torch.zeros(1, 3, 32, 64)).shape
+        torch.Size([1, 128, 1, 32])
+    """
+    if not isinstance(stride_list, (list, tuple)) or len(stride_list) != 5:
+        raise ValueError(f"stride_list: 5 strides (stem, blocks3 ... blocks6), got {stride_list!r}")
+    strides = [_stride(value, f"[{i}]") for i, value in enumerate(stride_list)]
+    model.conv_stem.stride = strides[0]
+    for stage, stride in zip(model.blocks[1:], strides[1:]):
+        stage[0].conv_dw.stride = stride
+    return model
+
+
 def pplcnet_paddle(scale: float, use_se: bool = True, drop_rate: float = 0.2, use_last_conv: bool = True,
-                   **kwargs: Any) -> MobileNetV3:
+                   stride_list: Sequence[Any] | None = None, **kwargs: Any) -> MobileNetV3:
     """PaddleClas's ``PPLCNet_x{scale}`` as a timm ``MobileNetV3``.
 
     Args:
@@ -47,6 +76,7 @@ def pplcnet_paddle(scale: float, use_se: bool = True, drop_rate: float = 0.2, us
         use_last_conv: keep the 1x1 head conv (1280 channels) and its activation and dropout
             (PaddleClas's default); False (the PULC configs) puts the classifier on the pooled
             features of the last stage, with no dropout, as PaddleClas does.
+        stride_list: PaddleClas's five strides (:func:`set_strides`); None keeps ``[2, 2, 2, 2, 2]``.
         **kwargs: timm ``MobileNetV3`` arguments (``num_classes``, ``in_chans``,
             ``features_only`` ...).
 
@@ -63,7 +93,7 @@ def pplcnet_paddle(scale: float, use_se: bool = True, drop_rate: float = 0.2, us
         model.conv_head, model.norm_head, model.act2 = nn.Identity(), nn.Identity(), nn.Identity()
         model.reset_classifier(model.num_classes)  # sized on the pooled features
         model.paddle_dropout = 0.0  # no downscale_in_infer dropout to fold into the classifier
-    return model
+    return model if stride_list is None else set_strides(model, stride_list)
 
 
 # PaddleClas's published ImageNet top-1 (%), PP-LCNet_en.md
