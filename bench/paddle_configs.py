@@ -10,7 +10,9 @@ pointed at a tiny generated image list). With ``--train`` each config that loads
 the batch size cut to 2 so that the big models fit a CPU step, and ``Arch.pretrained`` off (the
 official weights are gigabytes over all configs; ``--pretrained`` keeps it and downloads them into
 ``$TORCHCLAS_HOME``); besides, only ``Global.epochs=1``, the run folder and the log interval are
-set. ``Global.device: gpu`` (every PaddleClas config's value) runs on the CPU where there is no GPU.
+set, a tab-separated copy of the list is given where a dataset's ``delimiter`` is a tab, and a
+``pretrained_model`` path of the config's own that is not on this machine is set to null.
+``Global.device: gpu`` (every PaddleClas config's value) runs on the CPU where there is no GPU.
 
 Files that belong to other issues are counted apart, not tried: strategy-search files
 (``search.yaml``), distillation (``Arch.name: DistillationModel``) and multi-label/attribute
@@ -57,10 +59,30 @@ def make_tiny_data(root: Path, n: int = 8, size: int = 64) -> dict[str, str]:
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / "img" / f"{i}.jpg")
         lines.append(f"img/{i}.jpg {i % 2}")
     (root / "list.txt").write_text("\n".join(lines) + "\n")
+    (root / "list_tab.txt").write_text("".join(line.replace(" ", "\t") + "\n" for line in lines))
     (root / "samples.txt").write_text("".join(line.split()[0] + "\n" for line in lines))  # CustomLabelDataset
     (root / "label_list.txt").write_text("0 zero\n1 one\n")
-    return {"root": str(root), "list": str(root / "list.txt"), "samples": str(root / "samples.txt"),
+    return {"root": str(root), "list": str(root / "list.txt"), "list_tab": str(root / "list_tab.txt"),
+            "samples": str(root / "samples.txt"),
             "img": str(root / "img" / "0.jpg")}
+
+
+def run_overrides(raw: dict, data: dict[str, str], pretrained: bool) -> list[str]:
+    """What the tiny runs change besides the data paths: a tab-separated list where a split's
+    ``delimiter`` is a tab; ``Arch.pretrained`` off unless ``pretrained``; a weights path of the
+    config's own (``Global.pretrained_model``, 2.0's ``pretrained_model``) that is not here, off."""
+    out = []
+    for split, section in (raw.get("DataLoader") or {}).items():
+        dataset = (section or {}).get("dataset") or {} if isinstance(section, dict) else {}
+        if dataset.get("delimiter") == "\t" and "cls_label_path" in dataset:
+            out.append(f"DataLoader.{split}.dataset.cls_label_path={data['list_tab']}")
+    if not pretrained and (raw.get("Arch") or {}).get("pretrained"):
+        out.append("Arch.pretrained=False")
+    for key, value in (("Global.pretrained_model", (raw.get("Global") or {}).get("pretrained_model")),
+                       ("pretrained_model", raw.get("pretrained_model") if "ARCHITECTURE" in raw else None)):
+        if isinstance(value, str) and "://" not in value and not Path(value).exists():
+            out.append(f"{key}=null")
+    return out
 
 
 def try_load(path: Path, overrides: list[str]) -> list[str] | None:
@@ -137,8 +159,7 @@ def main() -> None:
         if issue is None:
             overrides = data_overrides(raw, data["root"], {"Train": data["list"]}, data["img"],
                                        2 if args.train else None, sample_list=data["samples"])
-            if not args.pretrained and (raw.get("Arch") or {}).get("pretrained"):
-                overrides.append("Arch.pretrained=False")
+            overrides += run_overrides(raw, data, args.pretrained)
             row["load_error"] = try_load(path, overrides)
             if row["load_error"] is None and args.train:
                 to_train.append((row, path, overrides))
