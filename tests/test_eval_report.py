@@ -167,3 +167,18 @@ def test_topk_above_class_count_warns_with_key_and_class_num(caplog):
     metric = TopkAcc(5)
     metric.update(torch.tensor([[0.1, 0.2, 0.7]]), torch.tensor([0]))
     assert metric.compute() == {"top5": 1.0}
+
+
+def test_report_that_cannot_be_written_is_logged_and_training_goes_on(tmp_path, caplog):
+    """A full disk (here: the run folder is a file) at the end of training: the report is named in
+    an error line, and the hook returns instead of failing the run."""
+    from torchclas.engine.eval_report import EvalReportHook
+
+    confusion = ConfusionMatrix(2)
+    confusion.update(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), SimpleNamespace(labels=torch.tensor([0, 0])))
+    blocked = tmp_path / "run"
+    blocked.write_text("not a folder")
+    trainer = SimpleNamespace(eval_confusion=confusion, settings=SimpleNamespace(epochs=3))
+    with caplog.at_level("ERROR"):
+        EvalReportHook(blocked, ["a", "b"]).on_eval_end(trainer, 3, {"top1": 0.5})
+    assert f"could not write the evaluation report in {blocked}" in caplog.text

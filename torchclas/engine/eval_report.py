@@ -85,7 +85,11 @@ class EvalReportHook:
         confusion = getattr(trainer, "eval_confusion", None)
         if evaluation is None or epoch != trainer.settings.epochs or confusion is None:
             return
-        report = write_eval_report(confusion, self.names, self.out, title=f"epoch {epoch}, final weights")
+        try:
+            report = write_eval_report(confusion, self.names, self.out, title=f"epoch {epoch}, final weights")
+        except OSError as exc:  # a full disk must not fail a run whose checkpoints are written
+            log.error("could not write the evaluation report in %s: %s", self.out, exc)
+            return
         if report is not None:
             log.info("per-class accuracy %s, confusion matrix %s", report["files"]["per_class.csv"],
                      report["files"]["confusion_matrix.png"])

@@ -127,6 +127,8 @@ class TensorBoardHook:
 
     def on_batch_end(self, trainer, batch) -> None:
         """The first batch's images once; the running values every ``print_every`` batches."""
+        if self.writer is None:  # closed after a write error
+            return
         if not self.image_written and batch.images.numel():
             from torchvision.utils import make_grid
 
@@ -156,11 +158,20 @@ class TensorBoardHook:
         self._close()
 
     def _record(self, split: str, record: dict[str, Any], step: int) -> None:
-        for key, value in _curves(record).items():
-            self.writer.add_scalar(f"{split}/{key}", value, step)
-        self.writer.flush()
+        if self.writer is None:
+            return
+        try:
+            for key, value in _curves(record).items():
+                self.writer.add_scalar(f"{split}/{key}", value, step)
+            self.writer.flush()
+        except OSError as exc:  # a full disk stops the curves, not the run
+            log.error("could not write TensorBoard events in %s: %s; no more curves this run", self.out, exc)
+            self._close()
 
     def _close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except OSError as exc:
+                log.error("could not close the TensorBoard event file in %s: %s", self.out, exc)
