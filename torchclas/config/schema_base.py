@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Section", "OpList", "not_yet", "ignored"]
+__all__ = ["Section", "OpList", "REQUIRED", "not_yet", "ignored", "check_keys"]
 
 OpList = Optional[list[dict[str, Any]]]
 """A YAML op list: ``[{OpName: {params}}, ...]``."""
@@ -30,3 +30,20 @@ class Section(BaseModel):
     """Base of every config section: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+
+
+REQUIRED = "<required>"
+"""Marks a key of a per-name key table (schedule, optimizer, post-process) that has no default."""
+
+
+def check_keys(section: BaseModel, where: str, owner: str, table: dict[str, dict[str, Any]]) -> None:
+    """Raise naming a key set in ``section`` that ``owner`` does not take, or a required one missing;
+    ``table`` maps each name (schedule, optimizer, post-process) to its keys and defaults."""
+    takes = table[owner]
+    for key in sorted({k for keys in table.values() for k in keys} - set(takes)):
+        if getattr(section, key) is not None:
+            raise ValueError(f"'{where}.{key}' is not a key of {owner} "
+                             f"({owner} takes: {', '.join(takes) or 'no extra keys'})")
+    for key, default in takes.items():
+        if default is REQUIRED and getattr(section, key) is None:
+            raise ValueError(f"{owner} needs '{where}.{key}'")

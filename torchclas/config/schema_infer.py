@@ -7,8 +7,7 @@ from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from .schema_base import Section
-from .schema_optim import REQUIRED, _check_keys
+from .schema_base import REQUIRED, Section, check_keys
 
 __all__ = ["PostProcessConfig", "InferConfig", "POSTPROCESS_KEYS", "NOT_YET_IMPLEMENTED_POSTPROCESSES"]
 
@@ -75,7 +74,7 @@ class PostProcessConfig(Section):
             table[owner] = {**POSTPROCESS_KEYS[self.name], **POSTPROCESS_KEYS[self.postprocess_name]}
         # topk has a default of its own (the field's, for configs without a PostProcess section)
         shown = self if "topk" in self.model_fields_set else self.model_copy(update={"topk": None})
-        _check_keys(shown, "Infer.PostProcess", owner, table)
+        check_keys(shown, "Infer.PostProcess", owner, table)
         return self
 
     @property

@@ -6,15 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Optional
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from .schema_base import Section, ignored, not_yet
+from .schema_base import REQUIRED, Section, check_keys, ignored, not_yet
 
 __all__ = ["LRConfig", "RegularizerConfig", "LookaheadConfig", "OptimizerConfig", "LR_SCHEDULE_KEYS",
            "OPTIMIZER_KEYS", "FUSED_OPTIMIZERS", "REQUIRED"]
 
-REQUIRED = "<required>"
-"""Marks a schedule or optimizer key that has no default."""
 
 _COSINE = {"eta_min": 0.0}
 _POLYNOMIAL = {"end_lr": 0.0, "power": 1.0, "cycle": False}
@@ -50,18 +48,6 @@ OPTIMIZER_KEYS: dict[str, dict[str, Any]] = {
     "RMSProp": {"rho": 0.95, "momentum": 0.0, "epsilon": 1e-6, "centered": False, "weight_decay": 0.0},
     "LARS": _LARS, "LarsMomentum": _LARS,
 }
-
-
-def _check_keys(section: BaseModel, where: str, owner: str, table: dict[str, dict[str, Any]]) -> None:
-    """Raise naming a key set in ``section`` that ``owner`` does not take, or a required one missing."""
-    takes = table[owner]
-    for key in sorted({k for keys in table.values() for k in keys} - set(takes)):
-        if getattr(section, key) is not None:
-            raise ValueError(f"'{where}.{key}' is not a key of {owner} "
-                             f"({owner} takes: {', '.join(takes) or 'no extra keys'})")
-    for key, default in takes.items():
-        if default is REQUIRED and getattr(section, key) is None:
-            raise ValueError(f"{owner} needs '{where}.{key}'")
 
 
 class LRConfig(Section):
@@ -130,7 +116,7 @@ class LRConfig(Section):
 
     @model_validator(mode="after")
     def _keys_fit_schedule(self) -> LRConfig:
-        _check_keys(self, "Optimizer.lr", self.name, LR_SCHEDULE_KEYS)
+        check_keys(self, "Optimizer.lr", self.name, LR_SCHEDULE_KEYS)
         modes = _MODES.get(self.name, ())
         if self.mode is not None and self.mode not in modes:
             raise ValueError(f"'Optimizer.lr.mode' of {self.name} is one of {', '.join(modes)}, got '{self.mode}'")
@@ -215,7 +201,7 @@ class OptimizerConfig(Section):
 
     @model_validator(mode="after")
     def _keys_fit_optimizer(self) -> OptimizerConfig:
-        _check_keys(self, "Optimizer", self.name, OPTIMIZER_KEYS)
+        check_keys(self, "Optimizer", self.name, OPTIMIZER_KEYS)
         if self.fused and self.name not in FUSED_OPTIMIZERS:
             raise ValueError(f"Optimizer.fused: torch has no fused {self.name}; fused kernels exist for "
                              f"{', '.join(FUSED_OPTIMIZERS)} (set fused: false or leave it unset)")
