@@ -73,7 +73,7 @@ def run_overrides(raw: dict, data: dict[str, str], pretrained: bool) -> list[str
     config's own (``Global.pretrained_model``, 2.0's ``pretrained_model``) that is not here, off."""
     out = []
     for split, section in (raw.get("DataLoader") or {}).items():
-        dataset = (section or {}).get("dataset") or {} if isinstance(section, dict) else {}
+        dataset = (section.get("dataset") or {}) if isinstance(section, dict) else {}
         if dataset.get("delimiter") == "\t" and "cls_label_path" in dataset:
             out.append(f"DataLoader.{split}.dataset.cls_label_path={data['list_tab']}")
     if not pretrained and (raw.get("Arch") or {}).get("pretrained"):
@@ -114,9 +114,10 @@ def try_train(path: Path, overrides: list[str], out_dir: Path, timeout: float) -
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
     except subprocess.TimeoutExpired:
         return f"timeout after {timeout:.0f} s", time.perf_counter() - start
+    finally:
+        written = any(out_dir.rglob("latest.safetensors"))
+        shutil.rmtree(out_dir, ignore_errors=True)  # checkpoints of the big models run to gigabytes
     seconds = time.perf_counter() - start
-    written = any(out_dir.rglob("latest.safetensors"))
-    shutil.rmtree(out_dir, ignore_errors=True)  # checkpoints of the big models run to gigabytes
     if done.returncode != 0:
         lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
         return (lines[-1][:200] if lines else f"exit {done.returncode}"), seconds

@@ -233,14 +233,15 @@ def test_pplcnet_stride_list_errors(strides, message):
         create_model("PPLCNet_x0_25", 3, stride_list=strides)
 
 
-@pytest.mark.parametrize("config", ["PULC/textline_orientation/PPLCNet_x1_0.yaml",
-                                    "PULC/language_classification/PPLCNet_x1_0.yaml",
-                                    "PULC/image_orientation/PPLCNet_x1_0.yaml"])
-def test_paddleclas_pulc_pplcnet_configs_build(config):
+@pytest.mark.parametrize("config, has_strides", [("PULC/textline_orientation/PPLCNet_x1_0.yaml", True),
+                                                 ("PULC/language_classification/PPLCNet_x1_0.yaml", True),
+                                                 ("PULC/image_orientation/PPLCNet_x1_0.yaml", False)])
+def test_paddleclas_pulc_pplcnet_configs_build(config, has_strides):
     name, kwargs = _paddleclas_arch(config)
     with torch.device("meta"):
         model = create_model(name, 2, **kwargs)
-    if "stride_list" in kwargs:
+    assert ("stride_list" in kwargs) == has_strides
+    if has_strides:
         assert [s[0].conv_dw.stride for s in model.blocks[1:]] == [(2, 1)] * 4
 
 

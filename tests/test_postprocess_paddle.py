@@ -207,6 +207,7 @@ def test_config_predictor_preprocesses_with_infer_transforms_in_predict_folder_t
     predict_folder(predictor, images, tmp_path / "out.jsonl", workers=0, progress=False)
     folder = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     direct = predictor.predict(images)
+    assert len(folder) == len(direct) == 3
     for ours, want in zip(folder, direct):
         assert ours["class_ids"] == want["class_ids"] and ours["scores"] == pytest.approx(want["scores"], abs=1e-6)
     assert max(direct[0]["scores"]) > 0.4  # spread-out scores: a different crop would show

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from torchclas.models.io.pretrained import ssld_url
+
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 OUT = Path(__file__).resolve().parents[1] / "torchclas" / "models" / "io" / "paddle_urls.json"
 # The `*_ssld` rows of PaddleClas's ImageNet-1k model list (docs/zh_CN/models/ImageNet1k/model_list.md).
@@ -35,11 +37,6 @@ SSLD_DOCUMENTED = (
     "PPLCNet_x0_5", "PPLCNet_x1_0", "PPLCNet_x2_5", "PPLCNetV2_base", "PPHGNet_tiny", "PPHGNet_small",
     "PPHGNet_base",
 )
-
-
-def ssld_url(url: str) -> str:
-    """PaddleClas's ``_set_ssld_pretrained(url, use_ssld=True)``."""
-    return url if "ssld" in url else url.replace("_pretrained", "_ssld_pretrained")
 
 
 def model_urls(backbone: Path) -> dict[str, str]:

@@ -9,7 +9,7 @@ Paths are taken as written: relative ones are relative to the working directory,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, NamedTuple, Optional
+from typing import Any, Literal, NamedTuple, Optional
 
 from .errors import ConfigError
 from .schema import Config, DatasetConfig, SplitConfig
@@ -47,15 +47,22 @@ def _dataset_entries(where: str, split: Optional[SplitConfig], needed_by: str) -
     return entries
 
 
-def _is_url(value: str) -> bool:
-    return value.lower().startswith(("http://", "https://", "file://"))  # downloaded, not checked here
+def is_url(value: Any) -> bool:
+    """Whether a weights value is a URL torchclas downloads (``http://``, ``https://``, ``file://``)
+    rather than a local path: a URL is not checked on disk here.
+
+    Example:
+        >>> is_url("https://example.com/ResNet18_pretrained.pdparams"), is_url("output/best_model")
+        (True, False)
+    """
+    return isinstance(value, str) and value.lower().startswith(("http://", "https://", "file://"))
 
 
 def _weights_entries(cfg: Config) -> list[_Entry]:
     entries = []
-    if cfg.Global.pretrained_model and not _is_url(cfg.Global.pretrained_model):
+    if cfg.Global.pretrained_model and not is_url(cfg.Global.pretrained_model):
         entries.append(_Entry("Global.pretrained_model", cfg.Global.pretrained_model, "weights"))
-    if isinstance(cfg.Arch.pretrained, str) and cfg.Arch.pretrained and not _is_url(cfg.Arch.pretrained):
+    if isinstance(cfg.Arch.pretrained, str) and cfg.Arch.pretrained and not is_url(cfg.Arch.pretrained):
         entries.append(_Entry("Arch.pretrained", cfg.Arch.pretrained, "weights"))
     return entries
 

@@ -11,18 +11,18 @@ from typing import Any, Iterator
 
 from ..config import Config
 from .inputs import infer_image_list
-from .predictor import Predictor, PredictorOptions, predictor_options
+from .predictor import Predictor, predictor_options
 
 __all__ = ["config_predictor", "config_predictions", "paddle_result"]
 
 
-def config_predictor(cfg: Config, options: PredictorOptions | None = None, **overrides: Any) -> Predictor:
+def config_predictor(cfg: Config, **overrides: Any) -> Predictor:
     """A torch :class:`Predictor` of ``Global.pretrained_model`` with the config's
     ``Infer.transforms`` (else its eval ops), ``Infer.batch_size`` and ``Infer.PostProcess``.
 
     Args:
         cfg: a validated config.
-        options, **overrides: as for :class:`Predictor` (threads, device, precision...);
+        **overrides: :class:`PredictorOptions` fields (threads, device, precision...);
             ``config``, ``backend``, ``preprocess`` and ``batch_size`` come from ``cfg`` unless given.
 
     Raises:
@@ -38,12 +38,11 @@ def config_predictor(cfg: Config, options: PredictorOptions | None = None, **ove
                          "(-o Global.pretrained_model=output/<Arch>/best_model)")
     defaults = {"backend": "torch", "config": cfg, "batch_size": cfg.Infer.batch_size,
                 "preprocess": cfg.Infer.transforms}
-    opts = predictor_options(options, **{**defaults, **{k: v for k, v in overrides.items() if v is not None}})
+    opts = predictor_options(None, **{**defaults, **{k: v for k, v in overrides.items() if v is not None}})
     return Predictor(weights, opts)
 
 
-def config_predictions(cfg: Config, options: PredictorOptions | None = None,
-                       **overrides: Any) -> Iterator[list[dict[str, Any]]]:
+def config_predictions(cfg: Config, **overrides: Any) -> Iterator[list[dict[str, Any]]]:
     """The results of ``Infer.infer_imgs`` (PaddleClas's ``get_image_list``: a file, or a folder's
     images, recursive and sorted) by :func:`config_predictor`, one list per batch.
 
@@ -57,7 +56,7 @@ def config_predictions(cfg: Config, options: PredictorOptions | None = None,
         >>> for batch in config_predictions(cfg, threads=2): print(batch)  # doctest: +SKIP
     """
     images = infer_image_list(cfg.Infer.infer_imgs)
-    return config_predictor(cfg, options, **overrides).predict_batches(images)
+    return config_predictor(cfg, **overrides).predict_batches(images)
 
 
 def paddle_result(result: dict[str, Any]) -> dict[str, Any]:

@@ -26,12 +26,13 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from ...config.paths import is_url
 from ...utils.files import atomic_write
 from .download import cache_home, download, quarantine
 from .paddle_weights import PaddleStateError, convert_paddle_arrays, read_pdparams
 from .weights import resolve_weights_path
 
-__all__ = ["URL_BASE_ENV", "URLS_ENV", "OFFICIAL_BASE", "is_url", "url_table", "official_url", "fetch_weights",
+__all__ = ["URL_BASE_ENV", "URLS_ENV", "OFFICIAL_BASE", "is_url", "ssld_url", "url_table", "official_url", "fetch_weights",
            "pretrained_path"]
 
 log = logging.getLogger(__name__)
@@ -39,16 +40,6 @@ URL_BASE_ENV = "TORCHCLAS_PRETRAINED_URL_BASE"
 URLS_ENV = "TORCHCLAS_PRETRAINED_URLS"
 OFFICIAL_BASE = "https://paddle-imagenet-models-name.bj.bcebos.com"
 _TABLE = Path(__file__).with_name("paddle_urls.json")
-
-
-def is_url(value: Any) -> bool:
-    """Whether ``value`` is a URL torchclas downloads (``http://``, ``https://``, ``file://``).
-
-    Example:
-        >>> is_url("https://example.com/ResNet18_pretrained.pdparams"), is_url("output/best_model")
-        (True, False)
-    """
-    return isinstance(value, str) and value.lower().startswith(("http://", "https://", "file://"))
 
 
 def url_table() -> dict[str, dict[str, str]]:
@@ -74,7 +65,7 @@ def url_table() -> dict[str, dict[str, str]]:
     return table
 
 
-def _ssld(url: str) -> str:
+def ssld_url(url: str) -> str:
     """PaddleClas's ``_set_ssld_pretrained``: the SSLD file's URL next to the plain one."""
     return url if "ssld" in url else url.replace("_pretrained", "_ssld_pretrained")
 
@@ -97,7 +88,7 @@ def official_url(name: str, use_ssld: bool = False) -> tuple[str, str | None]:
     if use_ssld and "ssld" in row:
         url, sha256 = row["ssld"], row.get("ssld_sha256")
     elif use_ssld:
-        url, sha256 = _ssld(row["url"]), None
+        url, sha256 = ssld_url(row["url"]), None
         log.warning("Arch.use_ssld: PaddleClas lists no SSLD weights for %s; trying %s, as PaddleClas would", name, url)
     else:
         url, sha256 = row.get("url") or row["ssld"], row.get("sha256")
