@@ -61,7 +61,7 @@ class Trainer:
         hooks: what runs around the steps (`hooks.build_hooks`).
         device / dist: where this process trains, and which of how many processes it is.
         out: the run's folder (reported in the result).
-        eval_confusion: counts each evaluation's confusion matrix when given
+        eval_confusion: counts the last epoch's evaluation as a confusion matrix when given
             (``metrics.ConfusionMatrix``; the report hook reads the last one).
     """
 
@@ -204,7 +204,8 @@ class Trainer:
         if self.eval_loader is None or not (due or epoch == settings.epochs):
             return None
         return run_eval(self.state.eval_model, self.eval_loader, self.eval_criterion, self.device,
-                        self.eval_metric, settings.channels_last, settings.eval_amp_dtype, self.eval_confusion)
+                        self.eval_metric, settings.channels_last, settings.eval_amp_dtype,
+                        self.eval_confusion if epoch == settings.epochs else None)  # the report reads the last
 
     def summed_progress(self, progress: EpochProgress) -> EpochProgress:
         """The epoch's running sums over all processes (what a mid-epoch checkpoint keeps; on

@@ -66,8 +66,9 @@ class ConfusionMatrix:
             labels = labels.argmax(dim=-1)
         n = self.class_num
         pairs = labels.to(outputs.device).long() * n + outputs.detach().argmax(dim=-1)
-        counts = torch.bincount(pairs, minlength=n * n).view(n, n)
-        self._counts = counts if self._counts is None else self._counts + counts
+        if self._counts is None:
+            self._counts = torch.zeros(n, n, dtype=torch.long, device=outputs.device)
+        self._counts.view(-1).index_put_((pairs,), torch.ones_like(pairs), accumulate=True)
 
 
 def per_class_accuracy(counts: torch.Tensor, names: list[str] | None = None) -> list[dict[str, Any]]:

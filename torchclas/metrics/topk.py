@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["TopkAcc", "GoogLeNetTopkAcc", "topk_correct"]
+__all__ = ["TopkAcc", "GoogLeNetTopkAcc", "topk_correct", "main_logits"]
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]) -> dict[int, int]:
@@ -20,6 +20,22 @@ def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]
     top = logits.topk(kmax, dim=-1).indices
     hits = top == labels.view(-1, 1)
     return {k: int(hits[:, : min(k, kmax)].any(dim=-1).sum()) for k in ks}
+
+
+def main_logits(outputs: Any, metric: str) -> torch.Tensor:
+    """The logits a metric reads: ``outputs`` itself, or a dict's ``"logits"`` entry (the main head);
+    a dict without one is a ``TypeError`` naming ``metric`` and the keys.
+
+    Example:
+        >>> main_logits({"logits": torch.zeros(2, 3), "aux1": torch.ones(2, 3)}, "TopkAcc").shape
+        torch.Size([2, 3])
+    """
+    if not isinstance(outputs, dict):
+        return outputs
+    if "logits" not in outputs:
+        raise TypeError(f"{metric} takes a tensor of logits; the model returned a dict with keys "
+                        f"{sorted(outputs)} (name a metric for that model's outputs)")
+    return outputs["logits"]
 
 
 class TopkAcc:
@@ -57,11 +73,7 @@ class TopkAcc:
         ``"logits"``, the main head) and a batch (its ``labels``) or the labels themselves,
         integer ``[B]`` or soft targets ``[B, C]``; a soft target (Mixup/CutMix) counts as its
         largest class."""
-        if isinstance(outputs, dict):
-            if "logits" not in outputs:
-                raise TypeError(f"{type(self).__name__} takes a tensor of logits; the model returned a dict with "
-                                f"keys {sorted(outputs)} (name a metric for that model's outputs)")
-            outputs = outputs["logits"]
+        outputs = main_logits(outputs, type(self).__name__)
         labels = getattr(batch, "labels", batch)
         if labels.ndim == 2:
             labels = labels.argmax(dim=-1)

@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 import torch
 
+from .topk import main_logits
+
 __all__ = ["TprAtFpr", "THRESHOLDS"]
 
 log = logging.getLogger("torchclas")
@@ -67,11 +69,7 @@ class TprAtFpr:
         """Add one batch: logits ``[B, C]`` (C >= 2; or a dict holding them under ``"logits"``)
         and a batch (its ``labels``) or the labels, integer ``[B]`` or soft ``[B, C]`` (counted
         as their largest class)."""
-        if isinstance(outputs, dict):
-            if "logits" not in outputs:
-                raise TypeError(f"TprAtFpr takes a tensor of logits; the model returned a dict with keys "
-                                f"{sorted(outputs)}")
-            outputs = outputs["logits"]
+        outputs = main_logits(outputs, "TprAtFpr")
         if outputs.ndim != 2 or outputs.shape[-1] < 2:
             raise ValueError(f"TprAtFpr scores class 1 of [batch, class_num >= 2] logits; got shape "
                              f"{tuple(outputs.shape)}")
