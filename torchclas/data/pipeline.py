@@ -108,12 +108,13 @@ class LabelCompose(v2.Compose):
     def __init__(self, transforms: list[Callable], labels: bool = True):
         super().__init__(transforms)
         self.labels = labels
+        self.makes_label = [is_label_op(op) for op in self.transforms]  # per op, once: forward runs per image
 
     def forward(self, *inputs: Any) -> Any:
         image, labels = inputs[0] if len(inputs) == 1 else inputs, {}
-        for op in self.transforms:
+        for op, makes_label in zip(self.transforms, self.makes_label):
             image = op(image)
-            if is_label_op(op):
+            if makes_label:
                 image, made = image
                 labels.update(made)
         return (image, labels) if self.labels else image

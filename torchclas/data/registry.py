@@ -15,12 +15,10 @@ from __future__ import annotations
 
 from ..config.registry import Registry
 from .augment import AugMix, AutoAugment, ColorJitter, RandAugment, TimmAutoAugment
-from .batch_ops import CutmixOperator, MixupOperator, OpSampler
-from .fmix import FmixOperator
+from .batch_ops import SAMPLED_OPS, OpSampler
 from .geometry import CropImageAtRatio, CropWithPadding, Pad, Padv2, RandCropImageV2, RandomCropImage, RandomRotation
 from .label_ops import BlurImage, RandomRot90
 from .masking import Cutout, GridMask, HideAndSeek, RandomErasing
-from .mix_hybrid import MixupCutmixHybrid
 from .photometric import PCALighting, RandomInterpolationAugment
 from .randaugment import RandAugmentV2, RandAugmentV3, RandAugmentV4
 from .transforms import (CropImage, DecodeImage, NormalizeImage, RandCropImage, RandFlipImage, ResizeImage,
@@ -80,14 +78,9 @@ TRANSFORMS: Registry[type] = Registry("per-image op", {
     "RandomApply",
 })
 
-# batch_ops.py; PaddleClas batch_ops/batch_operators.py
-BATCH_OPS: Registry[type] = Registry("batch op", {
-    "MixupOperator": MixupOperator,
-    "CutmixOperator": CutmixOperator,
-    "OpSampler": OpSampler,
-    "FmixOperator": FmixOperator,  # fmix.py
-    "MixupCutmixHybrid": MixupCutmixHybrid,  # mix_hybrid.py
-})
+# PaddleClas batch_ops/batch_operators.py: the ops OpSampler picks from (batch_ops.SAMPLED_OPS:
+# Mixup, Cutmix, FMix, MixupCutmixHybrid), and OpSampler itself.
+BATCH_OPS: Registry[type] = Registry("batch op", {**SAMPLED_OPS, "OpSampler": OpSampler})
 
 # Every PaddleClas op name torchclas accepts but does not build yet (config checks report them).
 NOT_YET_IMPLEMENTED_OPS: frozenset[str] = TRANSFORMS.not_yet | BATCH_OPS.not_yet

@@ -86,6 +86,8 @@ class Normalize(v2.Transform):
         if 0.0 in self.std:
             raise ValueError(f"Normalize: std must not be 0, got {list(self.std)}")
         self.to_rgb = bool(to_rgb)
+        self._mean = torch.tensor(self.mean).view(-1, 1, 1)  # built once: transform runs per image
+        self._std = torch.tensor(self.std).view(-1, 1, 1)
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         image = inpt.as_subclass(torch.Tensor).to(torch.float32)
@@ -95,9 +97,7 @@ class Normalize(v2.Transform):
                 raise ValueError(f"Normalize: {key} has {len(values)} values but the image {channels} channels")
         if self.to_rgb:
             image = image.flip(-3)
-        mean = torch.tensor(self.mean).view(-1, 1, 1)
-        std = torch.tensor(self.std).view(-1, 1, 1)
-        return _as_output(inpt, (image - mean) / std)
+        return _as_output(inpt, (image - self._mean) / self._std)
 
 
 class RandomHorizontalFlip(v2.RandomHorizontalFlip):
