@@ -162,15 +162,14 @@ class RepeatedAugmentSampler(SeededBatchSampler):
                  num_replicas: int = 1, rank: int = 0, num_repeats: int = 3):
         super().__init__(size, batch_size, shuffle, drop_last, seed, num_replicas, rank)
         self.num_repeats = num_repeats
-        self.share = math.ceil(size * num_repeats / num_replicas)
         selected = size // 256 * 256 or size
         self.per_replica = max(selected // num_replicas, 1)
 
     def _indices(self) -> list[int]:
         order = torch.randperm(self.size, generator=self._generator()) if self.shuffle else torch.arange(self.size)
         repeated = order.repeat_interleave(self.num_repeats).tolist()
-        total = self.share * self.num_replicas
-        padded = list(itertools.islice(itertools.cycle(repeated), total))  # wrap, as PaddleClas pads
+        total = self.per_replica * self.num_replicas  # what the ranks keep; wrap, as PaddleClas pads
+        padded = list(itertools.islice(itertools.cycle(repeated), total))
         return padded[self.rank::self.num_replicas][: self.per_replica]
 
 
