@@ -32,19 +32,19 @@ def read_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     after the overrides. Names (models, ops, losses, metrics) are not checked here: use
     ``torchclas.load_config`` for a config about to run.
     """
-    raw = apply_overrides(read_yaml(path), list(overrides))
-    if is_legacy(raw):  # PaddleClas 2.0's format: overrides use its spelling, then it is translated
-        raw = translate_legacy(raw, str(path))
-    return parse_config(raw, source=str(path))
+    return parse_config(apply_overrides(read_yaml(path), list(overrides)), source=str(path))
 
 
 def parse_config(raw: dict[str, Any], source: str = "config") -> Config:
-    """Validate the shape of a config dict (already loaded and overridden) into a ``Config``.
+    """Validate the shape of a config dict (already loaded and overridden) into a ``Config``; a
+    PaddleClas 2.0 config (`legacy`) is translated first, so its overrides use its own spelling.
 
     Example:
         >>> parse_config({"Arch": {"name": "ResNet18", "class_num": 2}}).class_num
         2
     """
+    if is_legacy(raw):
+        raw = translate_legacy(raw, source)
     raw = resolve_arithmetic(raw)
     try:
         return Config.model_validate(raw)
